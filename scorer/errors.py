@@ -1,0 +1,51 @@
+"""The one exception tree of provscore.
+
+A package that cannot be checked is *data* (a skip with a reason) and never raises. A run that
+cannot proceed raises a `ProvscoreError`; the CLI turns it into a one-line message and the
+exit code the class carries, in one place (`scorer.cli`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ProvscoreError(Exception):
+    """A run cannot proceed. `exit_code` is what the CLI exits with."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(ProvscoreError):
+    """A file given to provscore is missing, unreadable or malformed (exit 2).
+
+    The message always names the file, and the line when the format has lines.
+    """
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, problem: str, line: int | None = None) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else str(self.path)
+        super().__init__(f"{where}: {problem}")
+
+
+class ConfigError(ProvscoreError):
+    """An option, environment variable or configuration value is invalid (exit 2)."""
+
+    exit_code = 2
+
+
+class SourceUnreachable(ProvscoreError):
+    """A required remote source could not be queried after retries: fail closed (exit 3)."""
+
+    exit_code = 3
