@@ -1,0 +1,88 @@
+"""bun.lock, bun's text lockfile (JSON with trailing commas), lockfileVersion 0 and 1.
+
+`packages` maps an install path (`a`, `a/b` for `node_modules/a/node_modules/b`, scoped names
+taking two segments) to an array whose first element is the resolved `name@reference`.
+bun.lockb, the older binary format, is not read: bun itself can rewrite it as text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from scorer.errors import InputError
+from scorer.lockfiles.common import (
+    Collector,
+    classify_url,
+    expect_dict,
+    is_registry_tarball,
+    is_semver,
+    line_of,
+    load_json,
+    split_spec,
+)
+from scorer.records import Lockfile, SourceKind
+
+# A JSON string (kept as is) or a comma that only whitespace separates from a closing bracket.
+_TRAILING = re.compile(r'("(?:[^"\\]|\\.)*")|,(\s*[}\]])')
+BUN_VERSIONS = frozenset({0, 1})
+
+
+def strip_trailing_commas(text: str) -> str:
+    return _TRAILING.sub(lambda m: m.group(1) or m.group(2), text)
+
+
+def read_bun(path: Path, text: str) -> Lockfile:
+    data = expect_dict(path, load_json(path, strip_trailing_commas(text)), "the lockfile")
+    version = data.get("lockfileVersion")
+    if version not in BUN_VERSIONS or isinstance(version, bool):
+        raise InputError(
+            path,
+            f"unsupported bun lockfileVersion {version!r} (supported: 0, 1)",
+            line_of(text, '"lockfileVersion"'),
+        )
+    workspaces = expect_dict(path, data.get("workspaces", {}), "workspaces")
+    col = Collector(path)
+    for key, raw in expect_dict(path, data.get("packages", {}), "packages").items():
+        try:
+            _add(col, key, raw, workspaces)
+        except InputError as exc:
+            raise InputError(path, exc.problem, line_of(text, f'"{key}":')) from None
+    return col.lockfile(f"bun@{version}")
+
+
+def _install_path(key: str) -> tuple[str, str]:
+    """(node_modules path, install name) of a bun packages key."""
+    segments, names = key.split("/"), []
+    while segments:
+        head = segments.pop(0)
+        if head.startswith("@") and segments:
+            head = f"{head}/{segments.pop(0)}"
+        names.append(head)
+    return "node_modules/" + "/node_modules/".join(names), names[-1]
+
+
+def _add(col: Collector, key: str, raw: object, workspaces: dict[str, Any]) -> None:
+    if not isinstance(raw, list) or not raw or not isinstance(raw[0], str):
+        raise InputError(col.path, f'packages entry {key!r} is not ["name@reference", ...]')
+    where, install = _install_path(key)
+    name, ref = split_spec(raw[0])
+    resolved: str | None = None
+    integrity = raw[3] if len(raw) > 3 and isinstance(raw[3], str) else None
+    if ref.startswith("npm:"):  # an alias recorded with its protocol
+        ref = ref[4:]
+    if is_semver(ref):
+        source, version = SourceKind.REGISTRY, ref
+        registry = raw[1] if len(raw) > 1 and isinstance(raw[1], str) else ""
+        if registry and not is_registry_tarball(registry, name, ref):
+            resolved = registry
+    elif ref.startswith("workspace:"):
+        source, version = SourceKind.WORKSPACE, ref
+        space = workspaces.get(ref[len("workspace:") :])
+        if isinstance(space, dict) and isinstance(space.get("version"), str):
+            version = space["version"]
+    else:
+        source, version, resolved = classify_url(ref) or SourceKind.TARBALL, ref, ref
+        integrity = None
+    col.add(name, version, source, where, alias=install, resolved=resolved, integrity=integrity)

@@ -1,0 +1,220 @@
+"""What every lockfile reader shares: name and version validation, source classification from
+specs and resolved URLs, and the collector that de-duplicates occurrences into `LockedPackage`s.
+
+Lockfiles are untrusted input. Names and versions are checked against npm's rules before they
+reach any report, URL or terminal, and a violation is an `InputError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from scorer.errors import InputError
+from scorer.records import LockedPackage, Lockfile, SourceKind
+
+# npm's rules (validate-npm-package-name), relaxed the way the registry is for old packages:
+# uppercase and the characters ~'!()* are allowed, a leading dot or underscore is not.
+_NAME_PART = r"[A-Za-z0-9~!'()*-][A-Za-z0-9._~!'()*-]*"
+_NAME = re.compile(rf"(?:@{_NAME_PART}/)?{_NAME_PART}")
+_NAME_MAX = 214
+
+# SemVer 2.0 as npm writes versions into lockfiles (already normalised, no leading "v").
+_SEMVER = re.compile(
+    r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
+    r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
+)
+# Non-registry entries may carry a spec instead of a version ("file:../x", a git URL): printable
+# ASCII and no whitespace, bounded in length.
+_SPEC = re.compile(r"[!-~]{1,1024}")
+_GIT_PREFIXES = ("git+", "git:", "git@", "github:", "gitlab:", "bitbucket:", "gist:")
+_GIT_HOST_TARBALLS = ("codeload.github.com", "gitlab.com", "bitbucket.org")
+
+
+def check_name(path: Path, name: object, line: int | None = None) -> str:
+    if not isinstance(name, str) or not name:
+        raise InputError(path, f"package name {name!r} is not a non-empty string", line)
+    if len(name) > _NAME_MAX or not _NAME.fullmatch(name):
+        raise InputError(path, f"invalid npm package name {_shown(name)}", line)
+    return name
+
+
+def check_version(
+    path: Path, name: str, version: object, source: SourceKind, line: int | None = None
+) -> str:
+    """A registry package must have a SemVer version; other sources may record a spec."""
+    if not isinstance(version, str) or not version:
+        raise InputError(path, f"{name}: version {version!r} is not a non-empty string", line)
+    if source is SourceKind.REGISTRY:
+        if len(version) > 256 or not _SEMVER.fullmatch(version):
+            raise InputError(path, f"{name}: invalid version {_shown(version)}", line)
+    elif not _SPEC.fullmatch(version):
+        raise InputError(path, f"{name}: invalid version or spec {_shown(version)}", line)
+    return version
+
+
+def is_semver(version: str) -> bool:
+    return _SEMVER.fullmatch(version) is not None
+
+
+def _shown(text: str) -> str:
+    """Quote untrusted text for an error message with control characters escaped."""
+    return repr(text[:120] + ("..." if len(text) > 120 else ""))
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """Split `name@range` (scoped names keep their leading `@`) into (name, range)."""
+    at = spec.find("@", 1)
+    if at == -1:
+        return spec, ""
+    return spec[:at], spec[at + 1 :]
+
+
+def is_registry_tarball(url: str, name: str, version: str) -> bool:
+    """Whether `url` is a registry download of name@version: `<registry>/<name>/-/<base>-<v>.tgz`.
+
+    Any registry host qualifies (mirrors, private registries); what identifies a registry
+    download is the path shape, which remote tarballs and git hosts do not have.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return False
+    base = name.rsplit("/", 1)[-1]
+    return unquote(parts.path).endswith(f"{name}/-/{base}-{version}.tgz")
+
+
+def classify_url(url: str) -> SourceKind | None:
+    """The source kind a resolved URL or spec implies on its own, or None for an http(s) URL
+    whose meaning depends on the package (registry download or remote tarball)."""
+    if url.startswith(_GIT_PREFIXES):
+        return SourceKind.GIT
+    if url.startswith("file:"):
+        return SourceKind.FILE
+    if url.startswith("link:"):
+        return SourceKind.LINK
+    if url.startswith(("http://", "https://")):
+        host = urlsplit(url).hostname or ""
+        if host in _GIT_HOST_TARBALLS and "/tar.gz/" in url:
+            return SourceKind.GIT
+        return None
+    return SourceKind.FILE
+
+
+@dataclass(slots=True)
+class _Occurrences:
+    source: SourceKind
+    aliases: set[str] = field(default_factory=set)
+    paths: list[str] = field(default_factory=list)
+    resolved: str | None = None
+    integrity: str | None = None
+    dev: list[bool | None] = field(default_factory=list)
+    optional: list[bool | None] = field(default_factory=list)
+    peer: list[bool | None] = field(default_factory=list)
+
+
+def _all(flags: list[bool | None]) -> bool | None:
+    """A package is dev-only (optional-only, peer-only) when every occurrence is; unknown if
+    any occurrence does not say."""
+    if not flags or any(f is None for f in flags):
+        return None
+    return all(flags)
+
+
+class Collector:
+    """Gathers every occurrence a lockfile records and folds them into `LockedPackage`s keyed by
+    (name, version, source), keeping every path and alias."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: dict[tuple[str, str, SourceKind], _Occurrences] = {}
+
+    def add(
+        self,
+        name: object,
+        version: object,
+        source: SourceKind,
+        where: str,
+        *,
+        alias: str | None = None,
+        resolved: str | None = None,
+        integrity: str | None = None,
+        dev: bool | None = None,
+        optional: bool | None = None,
+        peer: bool | None = None,
+        line: int | None = None,
+    ) -> None:
+        real = check_name(self.path, name, line)
+        ver = check_version(self.path, real, version, source, line)
+        if alias is not None and alias != real:
+            check_name(self.path, alias, line)
+        else:
+            alias = None
+        for label, text in (("resolved", resolved), ("integrity", integrity)):
+            if text is not None and (not isinstance(text, str) or not _SPEC.fullmatch(text)):
+                raise InputError(self.path, f"{real}@{ver}: invalid {label} {text!r}"[:200], line)
+        occ = self._seen.get((real, ver, source))
+        if occ is None:
+            occ = self._seen[(real, ver, source)] = _Occurrences(source)
+        if alias:
+            occ.aliases.add(alias)
+        occ.paths.append(where)
+        occ.resolved = occ.resolved or resolved
+        occ.integrity = occ.integrity or integrity
+        occ.dev.append(dev)
+        occ.optional.append(optional)
+        occ.peer.append(peer)
+
+    def lockfile(self, fmt: str) -> Lockfile:
+        packages = [
+            LockedPackage(
+                name=name,
+                version=version,
+                source=source,
+                aliases=tuple(sorted(occ.aliases)),
+                resolved=occ.resolved,
+                integrity=occ.integrity,
+                dev=_all(occ.dev),
+                optional=_all(occ.optional),
+                peer=_all(occ.peer),
+                paths=tuple(sorted(set(occ.paths))),
+            )
+            for (name, version, source), occ in self._seen.items()
+        ]
+        packages.sort(key=lambda p: (p.name, p.version, p.source))
+        return Lockfile(path=self.path, format=fmt, packages=tuple(packages))
+
+
+def load_json(path: Path, text: str) -> object:
+    """`json.loads` whose failures name the file and the line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            path, f"not valid JSON: {exc.msg} (column {exc.colno})", exc.lineno
+        ) from None
+    except RecursionError:
+        raise InputError(path, "JSON is nested too deeply to be a lockfile") from None
+
+
+def line_of(text: str, needle: str) -> int | None:
+    """The 1-based line of the first occurrence of `needle`, for error messages and SARIF."""
+    at = text.find(needle)
+    return None if at == -1 else text.count("\n", 0, at) + 1
+
+
+def expect_dict(path: Path, value: object, what: str, line: int | None = None) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(path, f"{what} is {type(value).__name__}, expected an object", line)
+    return value
+
+
+def flag(path: Path, entry: dict[str, Any], key: str, where: str) -> bool | None:
+    """A boolean field that may be absent (False: the format records flags by presence)."""
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise InputError(path, f"{where}: {key} is {value!r}, expected true or false")
+    return value

@@ -1,0 +1,192 @@
+"""package-lock.json and npm-shrinkwrap.json, lockfileVersion 1, 2 and 3.
+
+v1 records a nested `dependencies` tree; v2 records both that tree and the flat `packages` map
+(we read the map, which is authoritative); v3 records only the map. Map keys are install paths
+(`node_modules/a/node_modules/b`); `link: true` entries point at a directory entry elsewhere in the
+map (a workspace or a `file:` directory), which is the package itself.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any
+
+from scorer.errors import InputError
+from scorer.lockfiles.common import (
+    Collector,
+    classify_url,
+    expect_dict,
+    flag,
+    is_registry_tarball,
+    is_semver,
+    line_of,
+    load_json,
+    split_spec,
+)
+from scorer.records import Lockfile, SourceKind
+
+_NM = "node_modules/"
+
+
+def read_package_lock(path: Path, text: str) -> Lockfile:
+    data = expect_dict(path, load_json(path, text), "the lockfile")
+    version = data.get("lockfileVersion")
+    kind = "npm-shrinkwrap" if path.name == "npm-shrinkwrap.json" else "package-lock"
+    col = Collector(path)
+    if version == 1:
+        _read_tree(col, text, expect_dict(path, data.get("dependencies", {}), "dependencies"))
+    elif version in (2, 3):
+        if "packages" not in data:
+            raise InputError(path, f"lockfileVersion {version} without a packages map")
+        _read_map(col, text, expect_dict(path, data["packages"], "packages"))
+    else:
+        raise InputError(
+            path,
+            f"unsupported lockfileVersion {version!r} (supported: 1, 2, 3)",
+            line_of(text, '"lockfileVersion"'),
+        )
+    return col.lockfile(f"{kind}@{version}")
+
+
+def _source(resolved: str | None, name: str, version: str) -> SourceKind:
+    if resolved is None:
+        # npm omits `resolved` for registry packages when configured to, and for bundled ones.
+        return SourceKind.REGISTRY
+    kind = classify_url(resolved)
+    if kind is not None:
+        return kind
+    return (
+        SourceKind.REGISTRY if is_registry_tarball(resolved, name, version) else SourceKind.TARBALL
+    )
+
+
+def _read_tree(col: Collector, text: str, deps: dict[str, Any]) -> None:
+    # An explicit stack, not recursion: a hostile file may nest thousands of levels.
+    stack: list[tuple[dict[str, Any], str]] = [(deps, "")]
+    while stack:
+        level, parent = stack.pop()
+        for key, raw in level.items():
+            where = f"{parent}/{_NM}{key}" if parent else f"{_NM}{key}"
+            try:
+                entry = expect_dict(col.path, raw, f"dependencies entry {key!r}")
+                _add_v1(col, key, entry, where)
+                children = entry.get("dependencies")
+                if children is not None:
+                    stack.append((expect_dict(col.path, children, f"{where} dependencies"), where))
+            except InputError as exc:
+                raise InputError(
+                    col.path, exc.problem, line_of(text, json.dumps(key) + ":")
+                ) from None
+
+
+def _add_v1(col: Collector, key: str, entry: dict[str, Any], where: str) -> None:
+    version = entry.get("version")
+    resolved = entry.get("resolved")
+    name, alias = key, None
+    if isinstance(version, str) and version.startswith("npm:"):
+        name, version = split_spec(version[4:])
+        alias = key
+    if isinstance(version, str) and is_semver(version):
+        source = _source(resolved if isinstance(resolved, str) else None, name, version)
+    elif isinstance(version, str):
+        # v1 records the spec itself as the version of git, file and remote tarball entries.
+        source = classify_url(version) or SourceKind.TARBALL
+    else:
+        source = SourceKind.REGISTRY  # let validation report the missing version
+    col.add(
+        name,
+        version,
+        source,
+        where,
+        alias=alias,
+        resolved=resolved,
+        integrity=entry.get("integrity"),
+        dev=flag(col.path, entry, "dev", where),
+        optional=flag(col.path, entry, "optional", where),
+        peer=None,
+    )
+
+
+def _read_map(col: Collector, text: str, packages: dict[str, Any]) -> None:
+    root = packages.get("", {})
+    globs = _workspace_globs(col.path, root)
+    links: dict[str, list[str]] = {}
+    targets: dict[str, dict[str, Any]] = {}
+    for key, raw in packages.items():
+        if key == "":
+            continue
+        try:
+            entry = expect_dict(col.path, raw, f"packages entry {key!r}")
+            if entry.get("link") is True:
+                target = entry.get("resolved")
+                if not isinstance(target, str) or not target:
+                    raise InputError(col.path, f"{key}: link without a resolved target")
+                links.setdefault(target, []).append(key)
+            elif _NM not in key:
+                targets[key] = entry
+            else:
+                _add_v2(col, key, key[key.rfind(_NM) + len(_NM) :], entry, key, SourceKind.REGISTRY)
+        except InputError as exc:
+            raise InputError(col.path, exc.problem, line_of(text, json.dumps(key) + ":")) from None
+    for target in sorted(set(targets) | set(links)):
+        entry = targets.get(target, {})
+        sources = links.get(target, [])
+        install = sources[0][sources[0].rfind(_NM) + len(_NM) :] if sources else None
+        name = entry.get("name") or install or target.rsplit("/", 1)[-1]
+        kind = SourceKind.WORKSPACE if _matches(target, globs) else SourceKind.FILE
+        if not entry.get("version"):
+            entry = {**entry, "version": f"file:{target}"}
+        try:
+            for where in sources or [target]:
+                _add_v2(col, where, name, entry, target, kind)
+        except InputError as exc:
+            raise InputError(
+                col.path, exc.problem, line_of(text, json.dumps(target) + ":")
+            ) from None
+
+
+def _add_v2(
+    col: Collector,
+    where: str,
+    install_name: str,
+    entry: dict[str, Any],
+    key: str,
+    local_kind: SourceKind,
+) -> None:
+    name = entry.get("name", install_name)
+    version = entry.get("version")
+    resolved = entry.get("resolved")
+    if local_kind is SourceKind.REGISTRY:
+        source = _source(resolved if isinstance(resolved, str) else None, str(name), str(version))
+    else:
+        source, resolved = local_kind, None
+    dev_optional = flag(col.path, entry, "devOptional", key)
+    col.add(
+        name,
+        version,
+        source,
+        where,
+        alias=install_name if _NM in where and install_name != name else None,
+        resolved=resolved,
+        integrity=entry.get("integrity"),
+        dev=flag(col.path, entry, "dev", key) and not dev_optional,
+        optional=flag(col.path, entry, "optional", key) or dev_optional,
+        peer=flag(col.path, entry, "peer", key),
+    )
+
+
+def _workspace_globs(path: Path, root: object) -> list[str]:
+    if not isinstance(root, dict):
+        return []
+    spaces = root.get("workspaces", [])
+    if isinstance(spaces, dict):  # the {"packages": [...]} form
+        spaces = spaces.get("packages", [])
+    if not isinstance(spaces, list) or not all(isinstance(s, str) for s in spaces):
+        raise InputError(path, "the root package's workspaces are not a list of paths")
+    return [s.rstrip("/") for s in spaces]
+
+
+def _matches(target: str, globs: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(target, g) for g in globs)
