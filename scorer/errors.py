@@ -33,10 +33,11 @@ class InputError(ProvscoreError):
 
     def __init__(self, path: Path | str, problem: str, line: int | None = None) -> None:
         self.path = Path(path)
-        self.problem = problem
+        # One line, always: parser messages (YAML's especially) may span several.
+        self.problem = " ".join(problem.split())
         self.line = line
         where = f"{self.path}:{line}" if line is not None else str(self.path)
-        super().__init__(f"{where}: {problem}")
+        super().__init__(f"{where}: {self.problem}")
 
 
 class ConfigError(ProvscoreError):

@@ -16,6 +16,7 @@ from scorer.lockfiles.common import (
     Collector,
     classify_url,
     expect_dict,
+    format_version,
     is_registry_tarball,
     is_semver,
     line_of,
@@ -26,7 +27,8 @@ from scorer.records import Lockfile, SourceKind
 
 # A JSON string (kept as is) or a comma that only whitespace separates from a closing bracket.
 _TRAILING = re.compile(r'("(?:[^"\\]|\\.)*")|,(\s*[}\]])')
-BUN_VERSIONS = frozenset({0, 1})
+# 0 and 1 from bun 1.1/1.2; 2 from bun 1.3 (adds configVersion; entries keep their shape).
+BUN_VERSIONS = frozenset({0, 1, 2})
 
 
 def strip_trailing_commas(text: str) -> str:
@@ -35,13 +37,14 @@ def strip_trailing_commas(text: str) -> str:
 
 def read_bun(path: Path, text: str) -> Lockfile:
     data = expect_dict(path, load_json(path, strip_trailing_commas(text)), "the lockfile")
-    version = data.get("lockfileVersion")
-    if version not in BUN_VERSIONS or isinstance(version, bool):
-        raise InputError(
-            path,
-            f"unsupported bun lockfileVersion {version!r} (supported: 0, 1)",
-            line_of(text, '"lockfileVersion"'),
-        )
+    version = format_version(
+        path,
+        text,
+        data.get("lockfileVersion"),
+        BUN_VERSIONS,
+        "bun lockfileVersion",
+        '"lockfileVersion"',
+    )
     workspaces = expect_dict(path, data.get("workspaces", {}), "workspaces")
     col = Collector(path)
     for key, raw in expect_dict(path, data.get("packages", {}), "packages").items():

@@ -218,3 +218,17 @@ def flag(path: Path, entry: dict[str, Any], key: str, where: str) -> bool | None
     if not isinstance(value, bool):
         raise InputError(path, f"{where}: {key} is {value!r}, expected true or false")
     return value
+
+
+def format_version(
+    path: Path, text: str, value: object, supported: frozenset[int], what: str, needle: str
+) -> int:
+    """The lockfile's format version, if it is one this reader knows; else an InputError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value not in supported:
+        known = ", ".join(map(str, sorted(supported)))
+        raise InputError(
+            path,
+            f"unsupported {what} {repr(value)[:60]} (supported: {known})",
+            line_of(text, needle),
+        )
+    return value

@@ -19,6 +19,7 @@ from scorer.lockfiles.common import (
     classify_url,
     expect_dict,
     flag,
+    format_version,
     is_registry_tarball,
     is_semver,
     line_of,
@@ -32,21 +33,22 @@ _NM = "node_modules/"
 
 def read_package_lock(path: Path, text: str) -> Lockfile:
     data = expect_dict(path, load_json(path, text), "the lockfile")
-    version = data.get("lockfileVersion")
+    version = format_version(
+        path,
+        text,
+        data.get("lockfileVersion"),
+        frozenset({1, 2, 3}),
+        "lockfileVersion",
+        '"lockfileVersion"',
+    )
     kind = "npm-shrinkwrap" if path.name == "npm-shrinkwrap.json" else "package-lock"
     col = Collector(path)
     if version == 1:
         _read_tree(col, text, expect_dict(path, data.get("dependencies", {}), "dependencies"))
-    elif version in (2, 3):
+    else:
         if "packages" not in data:
             raise InputError(path, f"lockfileVersion {version} without a packages map")
         _read_map(col, text, expect_dict(path, data["packages"], "packages"))
-    else:
-        raise InputError(
-            path,
-            f"unsupported lockfileVersion {version!r} (supported: 1, 2, 3)",
-            line_of(text, '"lockfileVersion"'),
-        )
     return col.lockfile(f"{kind}@{version}")
 
 

@@ -14,6 +14,7 @@ from scorer.lockfiles.common import (
     Collector,
     classify_url,
     expect_dict,
+    format_version,
     is_registry_tarball,
     line_of,
     load_json,
@@ -25,13 +26,14 @@ NPM_EX_VERSIONS = frozenset({1})
 
 def read_npm_ex(path: Path, text: str) -> Lockfile:
     data = expect_dict(path, load_json(path, text), "the lockfile")
-    version = data.get("lockfileVersion")
-    if version not in NPM_EX_VERSIONS or isinstance(version, bool):
-        raise InputError(
-            path,
-            f"unsupported npm.lock lockfileVersion {version!r} (supported: 1)",
-            line_of(text, '"lockfileVersion"'),
-        )
+    version = format_version(
+        path,
+        text,
+        data.get("lockfileVersion"),
+        NPM_EX_VERSIONS,
+        "npm.lock lockfileVersion",
+        '"lockfileVersion"',
+    )
     col = Collector(path)
     for name, raw in expect_dict(path, data.get("packages"), "packages").items():
         try:

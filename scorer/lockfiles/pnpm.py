@@ -79,8 +79,10 @@ def _strip_peers(key: str) -> str:
 
 def _identify(key: str, entry: dict[str, Any], major: str) -> tuple[object, object]:
     """(real name, version) of a packages entry; explicit fields win over the key."""
-    if "name" in entry and "version" in entry:
-        return entry["name"], entry["version"]
+    if "name" in entry:
+        # Non-registry entries name themselves; a `file:` directory may record no version,
+        # and then its key (the spec) is all the lockfile says.
+        return entry["name"], entry.get("version", key)
     body = key[1:] if key.startswith("/") else key
     if major == "5":
         parts = body.split("/")

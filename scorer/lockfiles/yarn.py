@@ -18,6 +18,7 @@ from scorer.lockfiles.common import (
     Collector,
     classify_url,
     expect_dict,
+    format_version,
     is_registry_tarball,
     line_of,
     split_spec,
@@ -25,7 +26,8 @@ from scorer.lockfiles.common import (
 from scorer.lockfiles.yamlish import load_yaml
 from scorer.records import Lockfile, SourceKind
 
-BERRY_VERSIONS = frozenset({4, 5, 6, 7, 8})
+# yarn 2.0 wrote 4; yarn 3 wrote 6; yarn 4 writes 8 and, from 4.10, 10.
+BERRY_VERSIONS = frozenset(range(4, 11))
 
 
 def is_berry(text: str) -> bool:
@@ -163,13 +165,9 @@ def read_yarn_berry(path: Path, text: str) -> Lockfile:
     version = meta.get("version")
     if isinstance(version, str) and version.isdigit():
         version = int(version)
-    if version not in BERRY_VERSIONS:
-        raise InputError(
-            path,
-            f"unsupported yarn lockfile __metadata.version {version!r} "
-            f"(supported: {', '.join(map(str, sorted(BERRY_VERSIONS)))})",
-            line_of(text, "__metadata:"),
-        )
+    version = format_version(
+        path, text, version, BERRY_VERSIONS, "yarn lockfile __metadata.version", "__metadata:"
+    )
     col = Collector(path)
     for key, raw in data.items():
         if key == "__metadata":

@@ -1,0 +1,399 @@
+"""GraphQL client for any endpoint serving `schema.graphql` (gql over httpx).
+
+Many versions go in one request as aliases (`p0: package(name: $n0, version: $v0) {...}`), a
+bounded number of requests in flight. Every document is validated locally against the shipped
+schema before it is sent, so a schema drift fails here and not as a vague server error. Timeouts,
+connection resets, 429 (honouring Retry-After) and 5xx are retried with exponential backoff and
+jitter. An error on one alias leaves the other aliases' answers intact. Whatever cannot be
+learned becomes an `InsightsAnswer` with `None` facts and a reason — never a guess.
+
+The bearer token goes into the headers of the one httpx client that only ever posts to the
+configured endpoint, and redirects are not followed, so it cannot leak to another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+import ipaddress
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from scorer.errors import ConfigError, SourceUnreachable
+
+SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
+URL_ENV = "PROVSCORE_INSIGHTS_URL"
+TOKEN_ENV = "PROVSCORE_INSIGHTS_TOKEN"
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_CONCURRENCY = 8
+FIELDS = ("username", "created", "tor", "tfa")
+_FIELD_TYPES: Mapping[str, type] = {"username": str, "created": str, "tor": bool, "tfa": bool}
+
+
+@dataclass(frozen=True, slots=True)
+class InsightsAnswer:
+    """What the insights endpoint said about one version.
+
+    `found` is True when the service returned publication info, False when it answered `null`
+    (it knows nothing about the version), None when it could not be asked or its answer was
+    unusable. `reasons` holds `(field, why unknown)` for every field that is `None`.
+    """
+
+    name: str
+    version: str
+    endpoint: str | None
+    found: bool | None
+    username: str | None = None
+    created: str | None = None
+    tor: bool | None = None
+    tfa: bool | None = None
+    reasons: tuple[tuple[str, str], ...] = ()
+
+    def reason(self, field_name: str) -> str | None:
+        return dict(self.reasons).get(field_name)
+
+
+def unknown_answer(name: str, version: str, endpoint: str | None, why: str) -> InsightsAnswer:
+    return InsightsAnswer(name, version, endpoint, None, reasons=tuple((f, why) for f in FIELDS))
+
+
+@dataclass(slots=True)
+class InsightsStats:
+    """Counters for the benchmark and for `--verbose` style reporting."""
+
+    requests: int = 0  # HTTP requests sent, retries included
+    retries: int = 0
+    batches: int = 0
+    failed_batches: int = 0
+    waits: list[float] = field(default_factory=list)  # backoff sleeps, seconds
+
+
+def resolve_endpoint(
+    option: str | None, env: Mapping[str, str], config: str | None = None
+) -> tuple[str | None, str | None]:
+    """(endpoint URL, bearer token): `--insights-url`, then `PROVSCORE_INSIGHTS_URL`, then config.
+
+    No endpoint is not an error: insights facts are then unknown. A token over plain http to a
+    host other than loopback is refused, since it would travel in clear text.
+    """
+    url = option or env.get(URL_ENV) or config or None
+    token = env.get(TOKEN_ENV) or None
+    if url is None:
+        return None, None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"insights endpoint {url!r} is not an http(s) URL")
+    if token and parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"refusing to send {TOKEN_ENV} over plain http to {parts.hostname}; use https"
+        )
+    return url, token
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_query(keys: Sequence[tuple[str, str]]) -> tuple[str, dict[str, str]]:
+    """One document with an alias per version; names and versions travel as variables so no
+    package name ever needs escaping into the query text, and the text depends only on the
+    number of versions (so it is parsed and validated once per batch size)."""
+    variables: dict[str, str] = {}
+    for i, (name, version) in enumerate(keys):
+        variables[f"n{i}"] = name
+        variables[f"v{i}"] = version
+    return query_text(len(keys)), variables
+
+
+def query_text(size: int) -> str:
+    params = ", ".join(f"$n{i}: String!, $v{i}: String!" for i in range(size))
+    body = " ".join(
+        f"p{i}: package(name: $n{i}, version: $v{i}) {{ publicationInfo {{ {' '.join(FIELDS)} }} }}"
+        for i in range(size)
+    )
+    return f"query Publications({params}) {{ {body} }}"
+
+
+@functools.cache
+def _schema() -> Any:
+    from graphql import build_schema
+
+    return build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=16)
+def validated_document(size: int) -> Any:
+    """The parsed query for `size` versions, validated against the shipped schema.
+
+    Validation is local and happens once per shape: a 100-alias document costs tens of
+    milliseconds to validate, and the variables cannot change its validity. A document our own
+    schema rejects is a bug in this module, so the GraphQLError is allowed to propagate.
+    """
+    from graphql import parse, validate
+
+    document = parse(query_text(size))
+    errors = validate(_schema(), document)
+    if errors:
+        raise errors[0]
+    return document
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _FatalStatus(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+async def _check_status(response: httpx.Response) -> None:
+    # gql only raises on HTTP errors when the body is not GraphQL JSON; a 503 with a JSON error
+    # body would look like a query error. Classify by status first, before gql reads the body.
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise _RetryableStatus(status, parse_retry_after(response.headers.get("retry-after")))
+    if status in (401, 403, 404, 405) or 300 <= status < 400:  # redirects are refused too
+        raise _FatalStatus(status)
+
+
+class InsightsClient:
+    """Ask an insights endpoint about many versions. Use `fetch` (async) or `fetch_sync`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        timeout: float = 10.0,
+        retries: int = 4,
+        backoff: float = 0.25,
+        max_backoff: float = 8.0,
+        max_retry_after: float = 60.0,
+        strict: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if batch_size < 1 or concurrency < 1 or retries < 0:
+            raise ConfigError("insights batch size and concurrency must be >= 1, retries >= 0")
+        self.url = url
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self.strict = strict  # raise SourceUnreachable instead of returning unknown answers
+        self.stats = InsightsStats()
+        self._sleep = sleep
+        self._jitter = jitter
+        self._httpx_kwargs: dict[str, Any] = {
+            "timeout": timeout,
+            "follow_redirects": False,  # a redirect must never carry the token elsewhere
+            "headers": {"Authorization": f"Bearer {token}"} if token else {},
+            "event_hooks": {"response": [_check_status]},
+            "limits": httpx.Limits(
+                max_connections=concurrency, max_keepalive_connections=concurrency
+            ),
+        }
+        if transport is not None:
+            self._httpx_kwargs["transport"] = transport
+
+    def fetch_sync(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], InsightsAnswer]:
+        return asyncio.run(self.fetch(keys))
+
+    async def fetch(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], InsightsAnswer]:
+        """Answers for every (name, version), in the order given, duplicates removed."""
+        from gql import Client
+        from gql.transport.httpx import HTTPXAsyncTransport
+
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        transport = HTTPXAsyncTransport(url=self.url, **self._httpx_kwargs)
+        # No schema on the gql Client: it would re-validate every request; `validated_document`
+        # validates each document shape once against the same schema file instead.
+        client = Client(transport=transport, fetch_schema_from_transport=False)
+        gate = asyncio.Semaphore(self.concurrency)
+        batches = [unique[i : i + self.batch_size] for i in range(0, len(unique), self.batch_size)]
+        async with client as session:
+
+            async def run(batch: list[tuple[str, str]]) -> list[InsightsAnswer]:
+                async with gate:
+                    return await self._batch(session, batch)
+
+            results = await asyncio.gather(*(run(b) for b in batches))
+        answers = {(a.name, a.version): a for batch in results for a in batch}
+        return {key: answers[key] for key in unique}
+
+    async def _batch(self, session: Any, keys: list[tuple[str, str]]) -> list[InsightsAnswer]:
+        from gql.transport.exceptions import TransportError, TransportQueryError
+
+        self.stats.batches += 1
+        text, variables = build_query(keys)
+        request = _Request(validated_document(len(keys)), text, variables)
+        problem = "no attempt made"
+        for attempt in range(self.retries + 1):
+            self.stats.requests += 1
+            try:
+                result = await session.execute(request, get_execution_result=True)
+                return self._answers(keys, result.data, [])
+            except TransportQueryError as exc:  # per-alias or whole-document GraphQL errors
+                return self._answers(keys, exc.data, exc.errors or [])
+            except TransportError as exc:
+                cause = exc.__cause__
+                if isinstance(cause, _FatalStatus):
+                    problem = f"insights endpoint answered {cause}"
+                    break
+                problem = _describe(cause or exc)
+                wait = self._delay(attempt, cause)
+            if attempt < self.retries:
+                self.stats.retries += 1
+                self.stats.waits.append(wait)
+                await self._sleep(wait)
+        self.stats.failed_batches += 1
+        why = f"{problem} (after {attempt + 1} attempt{'s' if attempt else ''})"
+        if self.strict:
+            raise SourceUnreachable(f"insights endpoint {self.url}: {why}")
+        return [unknown_answer(n, v, self.url, why) for n, v in keys]
+
+    def _delay(self, attempt: int, cause: BaseException | None) -> float:
+        base = min(self.max_backoff, self.backoff * 2**attempt)
+        wait: float = base / 2 + base / 2 * self._jitter()  # equal jitter: spread, never zero
+        if isinstance(cause, _RetryableStatus) and cause.retry_after is not None:
+            wait = max(wait, min(cause.retry_after, self.max_retry_after))
+        return wait
+
+    def _answers(
+        self, keys: list[tuple[str, str]], data: Any, errors: list[Any]
+    ) -> list[InsightsAnswer]:
+        by_alias: dict[str, str] = {}
+        general: list[str] = []
+        for error in errors:
+            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            path = error.get("path") if isinstance(error, dict) else None
+            if isinstance(path, list) and path and isinstance(path[0], str):
+                by_alias.setdefault(path[0], message)
+            else:
+                general.append(message)
+        data = data if isinstance(data, dict) else {}
+        return [
+            self._answer(name, version, f"p{i}", data, by_alias, general)
+            for i, (name, version) in enumerate(keys)
+        ]
+
+    def _answer(
+        self,
+        name: str,
+        version: str,
+        alias: str,
+        data: Mapping[str, Any],
+        by_alias: Mapping[str, str],
+        general: list[str],
+    ) -> InsightsAnswer:
+        if alias in by_alias:
+            return unknown_answer(name, version, self.url, f"insights error: {by_alias[alias]}")
+        if alias not in data:
+            why = "; ".join(general) or "alias missing from the insights answer"
+            return unknown_answer(name, version, self.url, f"insights error: {why}")
+        package = data[alias]
+        if package is None:
+            return InsightsAnswer(
+                name,
+                version,
+                self.url,
+                False,
+                reasons=tuple(
+                    (f, "the insights service has no record of this version") for f in FIELDS
+                ),
+            )
+        info = package.get("publicationInfo") if isinstance(package, dict) else None
+        if not isinstance(info, dict):
+            why = "the insights service returned no publicationInfo"
+            return InsightsAnswer(
+                name, version, self.url, True, reasons=tuple((f, why) for f in FIELDS)
+            )
+        values: dict[str, Any] = {}
+        reasons: list[tuple[str, str]] = []
+        for f in FIELDS:
+            value = info.get(f)
+            if value is None:
+                reasons.append((f, f"the insights service did not report {f}"))
+            elif not isinstance(value, _FIELD_TYPES[f]):
+                reasons.append((f, f"the insights service sent a malformed {f}: {value!r}"))
+                value = None
+            values[f] = value
+        return InsightsAnswer(name, version, self.url, True, reasons=tuple(reasons), **values)
+
+
+def _request_class() -> Any:
+    from gql import GraphQLRequest
+
+    class PrintedRequest(GraphQLRequest):
+        """A request that sends the query text it was built from.
+
+        gql re-prints the document AST for every request (`print_ast`, ~15 ms for 100 aliases);
+        the text is already known and identical for every batch of the same size.
+        """
+
+        def __init__(self, document: Any, text: str, variables: dict[str, str]) -> None:
+            super().__init__(document, variable_values=variables)
+            self.text = text
+
+        @property
+        def payload(self) -> dict[str, Any]:
+            return {"query": self.text, "variables": self.variable_values}
+
+    return PrintedRequest
+
+
+def _Request(document: Any, text: str, variables: dict[str, str]) -> Any:
+    return _printed_request_class()(document, text, variables)
+
+
+_printed_request_class = functools.cache(_request_class)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "insights endpoint timed out"
+    if isinstance(exc, _RetryableStatus):
+        return f"insights endpoint answered {exc}"
+    if isinstance(exc, httpx.TransportError):
+        return f"insights endpoint connection failed: {type(exc).__name__}"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"insights endpoint gave an unusable answer: {text[:200]}"

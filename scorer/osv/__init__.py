@@ -1,0 +1,39 @@
+"""OSV malicious-package advisories: version matching, the local database and the online API.
+
+The public surface is re-exported here; submodules are `versions` (npm SemVer precedence and
+OSV range evaluation), `advisories` (the `Advisory` record, the malicious rule, the matcher),
+`database` (load and merge a local OSV database) and `client` (the OSV API over httpx).
+"""
+
+from __future__ import annotations
+
+from scorer.osv.advisories import (
+    Advisory,
+    AdvisoryIndex,
+    AffectedPackage,
+    RecordError,
+    group_advisories,
+    incident_ids,
+    is_malicious,
+    match,
+)
+from scorer.osv.database import MergeCounts, dump_database, load_database, merge_database
+from scorer.osv.versions import VersionRange, compare_versions, parse_version
+
+__all__ = [
+    "Advisory",
+    "AdvisoryIndex",
+    "AffectedPackage",
+    "MergeCounts",
+    "RecordError",
+    "VersionRange",
+    "compare_versions",
+    "dump_database",
+    "group_advisories",
+    "incident_ids",
+    "is_malicious",
+    "load_database",
+    "match",
+    "merge_database",
+    "parse_version",
+]

@@ -1,0 +1,266 @@
+"""The local OSV database: load it from a file, a directory tree or an `all.zip`, merge into it.
+
+A database is read from (a) a JSON file holding an array of OSV records, an object holding them
+under `vulns` or `advisories`, or a single record object (an object with an `id`); (b) a
+directory tree of such JSON files, e.g. the OpenSSF malicious-packages layout
+`osv/malicious/npm/<name>/MAL-*.json` with `osv/withdrawn/...`; (c) an OSV `all.zip` with one
+record per member. Anything missing, unreadable or malformed raises `InputError` naming the file
+(and the member or record): an audit must never pass because its database silently held nothing.
+`merge_database` writes the stable format `{"vulns": [records sorted by id]}` (sorted keys,
+2-space indent, trailing newline), atomically and under an exclusive lock, so that a crash or two
+concurrent writers lose nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scorer.errors import InputError
+from scorer.osv.advisories import Advisory, RecordError
+
+_CONTAINER_KEYS = ("vulns", "advisories")
+# An object with any of these and no container key is taken as one record, so that a record
+# missing its id is reported as exactly that.
+_RECORD_KEYS = ("id", "affected", "aliases", "modified", "published", "summary", "details")
+
+
+def _records_of(document: Any) -> list[Any]:
+    """The records in one decoded JSON document, or ValueError naming the wrong shape."""
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        for key in _CONTAINER_KEYS:
+            if key in document:
+                records = document[key]
+                if not isinstance(records, list):
+                    raise ValueError(f'"{key}" is not a list of OSV records')
+                return records
+        if any(key in document for key in _RECORD_KEYS):
+            return [document]
+        raise ValueError(
+            'expected OSV records: an array, {"vulns": [...]}, '
+            '{"advisories": [...]} or one record with an "id"'
+        )
+    raise ValueError("expected a JSON array or object of OSV records")
+
+
+def _parse(data: bytes, where: Path, member: str | None = None) -> list[Advisory]:
+    prefix = f"{member}: " if member else ""
+    try:
+        document = json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise InputError(where, f"{prefix}not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(where, f"{prefix}invalid JSON: {exc.msg}", line=exc.lineno) from None
+    try:
+        records = _records_of(document)
+    except ValueError as exc:
+        raise InputError(where, f"{prefix}{exc}") from None
+    advisories = []
+    for position, record in enumerate(records):
+        try:
+            advisories.append(Advisory.from_osv(record))
+        except RecordError as exc:
+            raise InputError(where, f"{prefix}record #{position + 1}: {exc}") from None
+    return advisories
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _load_file(path: Path) -> list[Advisory]:
+    data = _read_bytes(path)
+    if not data.strip():
+        raise InputError(path, "empty file, expected OSV records")
+    return _parse(data, path)
+
+
+def _load_zip(path: Path) -> list[Advisory]:
+    advisories: list[Advisory] = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(n for n in archive.namelist() if n.endswith(".json"))
+            if not members:
+                raise InputError(path, "zip archive holds no .json OSV records")
+            for member in members:
+                try:
+                    data = archive.read(member)
+                except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                    raise InputError(path, f"{member}: cannot read member: {exc}") from None
+                advisories.extend(_parse(data, path, member))
+    except zipfile.BadZipFile as exc:
+        raise InputError(path, f"not a readable zip archive: {exc}") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    return advisories
+
+
+def _json_files(root: Path) -> Iterator[Path]:
+    def fail(exc: OSError) -> None:
+        raise InputError(exc.filename or root, f"cannot read directory: {exc.strerror}")
+
+    for directory, subdirs, files in os.walk(root, onerror=fail):
+        # Sorted walk so that load order (and any error reported) is reproducible; hidden
+        # entries (.git, editor files) are not part of a database.
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith(".json") and not name.startswith("."):
+                yield Path(directory, name)
+
+
+def _load_directory(path: Path) -> list[Advisory]:
+    advisories: list[Advisory] = []
+    found = False
+    for file in _json_files(path):
+        found = True
+        advisories.extend(_load_file(file))
+    if not found:
+        raise InputError(path, "directory holds no .json OSV records")
+    return advisories
+
+
+def _newer(candidate: Advisory, current: Advisory) -> bool:
+    """Whether `candidate` should replace `current`: strictly newer `modified` only, so a tie
+    keeps what is there. An undated record is older than any dated one."""
+    new, old = candidate.modified, current.modified
+    if new is None:
+        return False
+    return old is None or new > old
+
+
+def _dedupe(advisories: Iterable[Advisory]) -> list[Advisory]:
+    by_id: dict[str, Advisory] = {}
+    for advisory in advisories:
+        current = by_id.get(advisory.id)
+        if current is None or _newer(advisory, current):
+            by_id[advisory.id] = advisory
+    return [by_id[k] for k in sorted(by_id)]
+
+
+def load_database(path: str | os.PathLike[str]) -> list[Advisory]:
+    """All records of a local OSV database (file, directory tree or zip), sorted by id.
+
+    The same id seen twice (a record both under `malicious/` and `withdrawn/`, say) keeps the
+    copy with the newer `modified`, the first one read on a tie. Withdrawn records are returned
+    too (they never match) so that merging keeps them. An empty array or `{"vulns": []}` is a
+    valid, empty database; an empty file, a directory or zip with no `.json` records is not.
+    """
+    location = Path(path)
+    if location.is_dir():
+        records = _load_directory(location)
+    elif location.is_file() and zipfile.is_zipfile(location):
+        records = _load_zip(location)
+    else:
+        records = _load_file(location)
+    return _dedupe(records)
+
+
+@dataclass(frozen=True, slots=True)
+class MergeCounts:
+    """What `merge_database` did: records added, replaced by a newer copy, or left as they were."""
+
+    added: int
+    updated: int
+    unchanged: int
+
+
+def dump_database(advisories: Iterable[Advisory]) -> str:
+    """The stable on-disk text: `{"vulns": [...]}` sorted by id, sorted keys, 2-space indent,
+    trailing newline, non-ASCII kept as is. Small diffs in code review; `load_database` reads it."""
+    records = [a.raw for a in sorted(advisories, key=lambda a: a.id)]
+    return json.dumps({"vulns": records}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers see the old or the new file, never a part:
+    a temporary file in the same directory, fsync, rename over, fsync the directory."""
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    _fsync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    # The lock lives on a sidecar file: the database itself is replaced by rename, so a lock
+    # held on its old inode would not exclude a writer that opened the new one. The sidecar is
+    # never deleted, since unlinking a lock file reopens the same race.
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise InputError(lock_path, f"cannot open lock file: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def merge_database(path: str | os.PathLike[str], advisories: Iterable[Advisory]) -> MergeCounts:
+    """Merge `advisories` into the JSON database at `path`, creating it (and its parents).
+
+    By id: a new id is added; a known id is replaced only by a copy with a strictly newer
+    `modified` (a tie keeps the stored copy); nothing is ever removed, so withdrawn records stay
+    in the file, marked withdrawn. The current file is re-read inside the lock, so concurrent
+    writers each build on the other's result. A malformed existing file raises InputError and is
+    left untouched rather than overwritten.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(target.parent, f"cannot create directory: {exc.strerror}") from None
+    if target.is_dir():
+        raise InputError(target, "is a directory; merging writes a single JSON file")
+    incoming = _dedupe(advisories)
+    with _locked(target):
+        existing = {a.id: a for a in _dedupe(_load_file(target))} if target.exists() else {}
+        added = updated = unchanged = 0
+        for advisory in incoming:
+            current = existing.get(advisory.id)
+            if current is None:
+                added += 1
+            elif _newer(advisory, current):
+                updated += 1
+            else:
+                unchanged += 1
+                continue
+            existing[advisory.id] = advisory
+        if added or updated or not target.exists():
+            try:
+                write_atomic(target, dump_database(existing.values()))
+            except OSError as exc:
+                raise InputError(target, f"cannot write: {exc.strerror or exc}") from None
+    return MergeCounts(added, updated, unchanged)
