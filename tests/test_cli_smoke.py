@@ -12,8 +12,13 @@ EXAMPLE = ROOT / "data" / "examples" / "npm-app" / "package-lock.json"
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scorer", *args], cwd=cwd, text=True,
-                          capture_output=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "scorer", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
 
 
 def test_version() -> None:

@@ -50,7 +50,7 @@ def error_of(path: Path) -> InputError:
     return err
 
 
-@pytest.mark.parametrize("name", sorted(TINY) + ["npm.lock"])
+@pytest.mark.parametrize("name", [*sorted(TINY), "npm.lock"])
 def test_empty_file(tmp_path: Path, name: str) -> None:
     assert "empty" in error_of(write(tmp_path, name, "  \n")).problem
 
@@ -183,7 +183,10 @@ def test_invalid_registry_versions(tmp_path: Path, bad: object) -> None:
 
 
 def test_yarn_error_names_the_line(tmp_path: Path) -> None:
-    text = '# yarn lockfile v1\n\n\nok@^1.0.0:\n  version "1.0.0"\n\n"bad\\u0007@^1":\n  version "1.0.0"\n'
+    text = (
+        '# yarn lockfile v1\n\n\nok@^1.0.0:\n  version "1.0.0"\n\n'
+        '"bad\\u0007@^1":\n  version "1.0.0"\n'
+    )
     err = error_of(write(tmp_path, "yarn.lock", text))
     assert err.line == 7
 
