@@ -1,0 +1,139 @@
+"""Real lockfiles, written by the real package managers, against those managers' own listings.
+
+Each directory under tests/fixtures/lockfiles/ holds a lockfile and `expected.json`, the
+(name, version) set the manager itself lists (tests/fixtures/lockfiles/NOTES.md says how each
+was made). Agreement must be exact, except for the documented differences below, each of which
+is justified from the fixture itself, never by a blanket allowance:
+
+1. Git, file, link and workspace packages are compared by name: the listing reads their version
+   from the installed package.json, while a lockfile may record only the spec (npm v1, pnpm
+   `file:`/`link:`, yarn 1 `link:` as 0.0.0, berry `0.0.0-use.local`).
+2. Workspace projects that no dependency links: pnpm and yarn 1 lockfiles record them by path
+   only (or not at all), so their name and version are not in the lockfile.
+3. bun: `bun pm ls` leaves out optional packages for other platforms (entries with `os`/`cpu`)
+   and what only they depend on, found by resolving bun.lock's own dependency graph.
+4. pnpm: `pnpm list` repeats some packages as `link:node_modules/.pnpm/...` pseudo-versions.
+5. A fixture's `exceptions.json` names install paths whose packages its manager records but
+   does not list, with the reason (bun 1.4.5 and a package with bundled dependencies).
+Where the listing itself is known to be lossy (npm 6), `installed.json` - the node_modules tree
+the manager installed, walked by walk_node_modules.py - is the expected set instead.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scorer.lockfiles import LOCKFILE_NAMES, read_lockfile
+from scorer.lockfiles.bun import strip_trailing_commas
+from scorer.records import Lockfile, SourceKind
+
+FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles"
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
+
+Pair = tuple[str, str]
+
+
+def _lockfile(case: Path) -> Path:
+    return next(case / n for n in LOCKFILE_NAMES if (case / n).is_file())
+
+
+def _workspace_names(case: Path) -> set[str]:
+    names = set()
+    for manifest in case.glob("packages/*/package.json"):
+        names.add(json.loads(manifest.read_text())["name"])
+    return names
+
+
+def _bun_platform_only(case: Path) -> set[Pair]:
+    """Packages that bun.lock records but that are reachable from the project only through
+    packages restricted to other platforms (`os` / `cpu`)."""
+    lock = case / "bun.lock"
+    if not lock.is_file():
+        return set()
+    data = json.loads(strip_trailing_commas(lock.read_text()))
+    packages = data["packages"]
+
+    def meta(key: str) -> dict[str, dict[str, str]]:
+        entry = packages[key]
+        return next((e for e in entry[1:3] if isinstance(e, dict)), {})
+
+    def resolve(holder: str, dep: str) -> str | None:
+        # Node resolution over bun's keys: the nearest enclosing path that holds `dep`.
+        parts = holder.split("/") if holder else []
+        for cut in range(len(parts), -1, -1):
+            key = "/".join([*parts[:cut], dep])
+            if key in packages:
+                return key
+        return None
+
+    deps = ("dependencies", "optionalDependencies", "peerDependencies")
+    roots = [d for ws in data.get("workspaces", {}).values() for s in deps for d in ws.get(s, {})]
+    reached: set[str] = set()
+    todo = [k for d in roots if (k := resolve("", d)) is not None]
+    while todo:
+        key = todo.pop()
+        info = meta(key)
+        if key in reached or "os" in info or "cpu" in info:
+            continue
+        reached.add(key)
+        todo += [k for s in deps for d in info.get(s, {}) if (k := resolve(key, d)) is not None]
+    listed = {tuple(packages[k][0].rsplit("@", 1)) for k in reached}
+    every = {tuple(e[0].rsplit("@", 1)) for e in packages.values()}
+    return every - listed  # type: ignore[return-value]
+
+
+def _nested_exceptions(case: Path, lock: Lockfile) -> set[Pair]:
+    spec = case / "exceptions.json"
+    if not spec.is_file():
+        return set()
+    prefixes = tuple(p + "/" for p in json.loads(spec.read_text())["nested_under"])
+    return {p.key for p in lock.packages if all(x.startswith(prefixes) for x in p.paths)}
+
+
+def explained_difference(case: Path) -> tuple[set[Pair], set[Pair]]:
+    lock = read_lockfile(_lockfile(case))
+    truth = (
+        case / "installed.json" if (case / "installed.json").is_file() else case / "expected.json"
+    )
+    expected = {tuple(p) for p in json.loads(truth.read_text())["packages"]}
+    mine = {p.key for p in lock.packages}
+    local = {p.name for p in lock.packages if p.source is not SourceKind.REGISTRY}
+    extra, missing = mine - expected, expected - mine  # type: ignore[operator]
+    # 1. non-registry packages by name
+    extra_names = {n for n, _ in extra}
+    missing_names = {n for n, _ in missing}
+    by_name = local & extra_names & missing_names
+    extra = {p for p in extra if p[0] not in by_name}
+    missing = {p for p in missing if p[0] not in by_name}
+    # 2. unlinked workspace projects
+    missing -= {p for p in missing if p[0] in _workspace_names(case) and p[0] not in mine}
+    # 3. bun platform packages
+    extra -= _bun_platform_only(case)
+    # 5. documented per-fixture exceptions
+    extra -= _nested_exceptions(case, lock)
+    # 4. pnpm pseudo-versions of packages that are listed with their real version too
+    names = {n for n, _ in mine}
+    missing = {
+        p for p in missing if not (p[1].startswith("link:node_modules/.pnpm/") and p[0] in names)
+    }
+    return extra, missing  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_lockfile_agrees_with_its_manager(case: str) -> None:
+    extra, missing = explained_difference(FIXTURES / case)
+    assert not extra, f"recorded by us, not listed by the manager: {sorted(extra)}"
+    assert not missing, f"listed by the manager, missed by us: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_registry_package_has_a_semver_version(case: str) -> None:
+    lock = read_lockfile(_lockfile(FIXTURES / case))
+    assert lock.packages
+    for pkg in lock.packages:
+        assert pkg.paths, pkg
+        if pkg.source is SourceKind.REGISTRY:
+            assert pkg.version[0].isdigit(), pkg
