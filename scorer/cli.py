@@ -148,3 +148,232 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+AUDIT_HELP = """Check every locked registry version against OSV malicious-package advisories.
+
+Online (--osv) queries the OSV API and fails closed when it cannot; offline (--compromised, or
+neither flag) reads a local OSV database. Findings follow one policy: error fails the run,
+warn reports them as warnings, off reports one summary line.
+
+Exit codes: 0 clean, or warnings only; 1 malicious versions found under policy error;
+2 bad input, option or configuration; 3 a required source was unreachable (nothing written).
+"""
+
+
+@app.command("audit", help=AUDIT_HELP)
+def audit(
+    lockfile: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The lockfile to check (default: the lockfile in the current directory).",
+            show_default=False,
+        ),
+    ] = None,
+    osv: Annotated[
+        bool, typer.Option("--osv", help="Online: query the OSV API for every locked version.")
+    ] = False,
+    compromised: Annotated[
+        bool,
+        typer.Option(
+            "--compromised", help="Offline: check against the local OSV database (the default)."
+        ),
+    ] = False,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            help="Local database: an OSV JSON file (array, or object under vulns or "
+            "advisories), a directory of OSV records, or an OSV all.zip. Default: "
+            "$PROVSCORE_COMPROMISED_DB, config compromised_db, or "
+            "~/.provscore/security/compromised_packages.json.",
+            show_default=False,
+        ),
+    ] = None,
+    write_cache: Annotated[
+        bool,
+        typer.Option(
+            "--write-cache",
+            help="Merge the advisories matching this lockfile into the default (shared) database.",
+        ),
+    ] = False,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write",
+            help="Merge the advisories matching this lockfile into this project database file.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="Output: text, json, sarif (2.1.0) or markdown (for a PR comment)."
+        ),
+    ] = "text",
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            help="error, warn or off. Default: $PROVSCORE_COMPROMISED_POLICY, then "
+            "compromised_policy in [tool.provscore] or provscore.toml, then error.",
+            show_default=False,
+        ),
+    ] = None,
+    osv_url: Annotated[
+        str | None,
+        typer.Option(
+            "--osv-url",
+            help="OSV API base URL. Default: $PROVSCORE_OSV_URL, config osv_url, then "
+            "the public OSV API.",
+            show_default=False,
+        ),
+    ] = None,
+) -> int:
+    from scorer.audit import AuditOptions, run_audit
+    from scorer.errors import ConfigError
+    from scorer.report import OutputFormat, render
+
+    if osv and compromised:
+        raise ConfigError("--osv and --compromised exclude each other: choose one mode")
+    try:
+        output = OutputFormat(fmt)
+    except ValueError:
+        raise ConfigError(f"--format {fmt!r}: expected text, json, sarif or markdown") from None
+    path = _resolve_lockfile(lockfile)
+    if not osv and not compromised:
+        typer.echo(
+            "provscore: offline audit against the local database (--osv to go online)", err=True
+        )
+    report = run_audit(
+        AuditOptions(
+            lockfile=path,
+            online=osv,
+            db=db,
+            write_cache=write_cache,
+            write=write,
+            policy=policy,
+            osv_url=osv_url,
+        ),
+        progress=_progress() if osv else None,
+    )
+    sys.stdout.write(render(report, output))
+    if output is not OutputFormat.text:
+        for target, counts in report.written:
+            typer.echo(
+                f"provscore: merged into {safe(str(target))}: {counts.added} added, "
+                f"{counts.updated} updated, {counts.unchanged} unchanged",
+                err=True,
+            )
+    return report.exit_code
+
+
+def _progress() -> Any:
+    """A progress callback drawing on stderr when it is a terminal; None (quiet) otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task("querying OSV", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+        if total and done >= total:
+            bar.stop()
+
+    return update
+
+
+insights_app = typer.Typer(
+    help="Publication context: who published each version, how, and when.", no_args_is_help=True
+)
+app.add_typer(insights_app, name="insights")
+
+
+@insights_app.command("show")
+def insights_show(
+    spec: Annotated[str, typer.Argument(help="The package version, as NAME@VERSION.")],
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            help="npm registry URL. Default: $NPM_CONFIG_REGISTRY, then .npmrc "
+            "(project, then user).",
+            show_default=False,
+        ),
+    ] = None,
+    insights_url: Annotated[
+        str | None,
+        typer.Option(
+            "--insights-url",
+            help="GraphQL insights endpoint. Default: $PROVSCORE_INSIGHTS_URL; "
+            "none: insights facts are unknown.",
+            show_default=False,
+        ),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="Read only the local cache (and --snapshot); never touch the network."
+        ),
+    ] = False,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshot",
+            help="Write everything fetched to this directory as a deterministic "
+            "snapshot; with --offline, read from it.",
+            show_default=False,
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Registry document cache (default ~/.provscore/cache).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Print the merged publication record of one version: each fact with its source."""
+    from scorer.publication import show
+
+    out = show(
+        spec,
+        fmt=fmt,
+        registry_url=registry,
+        insights_url=insights_url,
+        project_dir=Path.cwd(),
+        cache_dir=cache_dir,
+        snapshot_dir=snapshot,
+        offline=offline,
+        echo=lambda line: typer.echo(f"provscore: {line}", err=True),
+    )
+    sys.stdout.write(out if out.endswith("\n") else out + "\n")
+
+
+@insights_app.command("serve")
+def insights_serve(
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            "--data",
+            help="Publication records, JSON or CSV (name, version, username, created, "
+            "tor, tfa). Repeat to serve several files.",
+        ),
+    ],
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on; 0 picks a free one.")
+    ] = 8000,
+) -> None:
+    """Serve the insights GraphQL schema over HTTP (POST /graphql) from local records."""
+    from scorer.insights.server import serve
+
+    serve(data, host=host, port=port, echo=lambda line: typer.echo(line, err=False))
