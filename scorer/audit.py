@@ -1,0 +1,233 @@
+"""`provscore audit`: every locked registry version against OSV malicious-package advisories.
+
+read lockfile -> advisories (online API or local database) -> match -> findings -> suppressions
+-> policy. The matcher is the same in both modes, so online and offline give the same findings
+for the same records. Nothing is written unless every query succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from scorer.config import Config, Suppression, find_config
+from scorer.errors import InputError
+from scorer.lockfiles import read_lockfile
+from scorer.osv.advisories import Advisory, group_advisories, incident_ids, match
+from scorer.osv.database import MergeCounts, load_database, merge_database
+from scorer.policy import Policy, resolve_policy, split_suppressed
+from scorer.records import LockedPackage, Lockfile, SourceKind
+
+DB_ENV = "PROVSCORE_COMPROMISED_DB"
+OSV_URL_ENV = "PROVSCORE_OSV_URL"
+DEFAULT_OSV_URL = "https://api.osv.dev"
+HOW_TO_CREATE = (
+    "create one with `provscore audit --osv --write-cache` (online), or pass --db with an OSV "
+    "JSON file, a directory of OSV records or an OSV all.zip"
+)
+
+
+def default_db(env: Mapping[str, str], config: Config, home: Path) -> tuple[Path, str]:
+    """The shared database: PROVSCORE_COMPROMISED_DB, then config, then ~/.provscore/..."""
+    if env.get(DB_ENV):
+        return Path(env[DB_ENV]).expanduser(), DB_ENV
+    configured = config.get("compromised_db")
+    if configured and config.path is not None:
+        return (config.path.parent / Path(configured).expanduser()), f"{config.path}"
+    return home / ".provscore" / "security" / "compromised_packages.json", "default"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditOptions:
+    lockfile: Path
+    online: bool = False
+    db: Path | None = None
+    write_cache: bool = False
+    write: Path | None = None
+    policy: str | None = None
+    osv_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One incident reported for one locked package (all ids naming that incident)."""
+
+    package: LockedPackage
+    ids: tuple[str, ...]
+    summary: str | None
+    source: str  # "online" or "local"
+    note: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.package.spec
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedFinding:
+    finding: Finding
+    by: Suppression
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    lockfile: Lockfile
+    mode: str  # "online" or "offline"
+    sources: tuple[dict[str, Any], ...]
+    policy: Policy
+    policy_origin: str
+    findings: tuple[Finding, ...]
+    suppressed: tuple[SuppressedFinding, ...] = ()
+    unused_suppressions: tuple[Suppression, ...] = ()
+    expired_suppressions: tuple[Suppression, ...] = ()
+    not_checked: tuple[LockedPackage, ...] = ()
+    written: tuple[tuple[Path, MergeCounts], ...] = field(default=())
+
+    @property
+    def checked(self) -> int:
+        return len(self.lockfile.packages) - len(self.not_checked)
+
+    @property
+    def level(self) -> str:
+        """The SARIF-style level every finding is reported at under this policy."""
+        return {Policy.ERROR: "error", Policy.WARN: "warning", Policy.OFF: "none"}[self.policy]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.policy is Policy.ERROR and self.findings else 0
+
+
+def _findings(
+    packages: Sequence[LockedPackage], hits: Sequence[tuple[Advisory, ...]], source: str
+) -> list[Finding]:
+    out = []
+    for pkg, advisories in zip(packages, hits, strict=True):
+        for group in group_advisories(advisories):
+            summary = next((a.summary for a in group if a.summary), None)
+            out.append(Finding(pkg, incident_ids(group), summary, source))
+    return out
+
+
+def _api_only(
+    packages: Sequence[LockedPackage],
+    hits: Sequence[tuple[Advisory, ...]],
+    fetched: Sequence[Advisory],
+    ids_by_package: Mapping[tuple[str, str], tuple[str, ...]],
+) -> list[Finding]:
+    """Malicious records the API reported for a package that local range evaluation does not
+    match. Fail closed: they are findings too, marked, rather than dropped."""
+    by_id = {a.id: a for a in fetched}
+    out = []
+    for pkg, matched in zip(packages, hits, strict=True):
+        if pkg.source is not SourceKind.REGISTRY:
+            continue
+        have = {a.id for a in matched}
+        extra = [
+            by_id[i]
+            for i in ids_by_package.get(pkg.key, ())
+            if i in by_id and i not in have and by_id[i].malicious and not by_id[i].is_withdrawn
+        ]
+        for group in group_advisories(extra):
+            summary = next((a.summary for a in group if a.summary), None)
+            out.append(
+                Finding(
+                    pkg,
+                    incident_ids(group),
+                    summary,
+                    "online",
+                    note="reported by the OSV API; its ranges did not match locally",
+                )
+            )
+    return out
+
+
+def run_audit(
+    options: AuditOptions,
+    *,
+    env: Mapping[str, str] | None = None,
+    today: date | None = None,
+    home: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    client_options: Mapping[str, Any] | None = None,
+) -> AuditReport:
+    env = os.environ if env is None else env
+    today = today or date.today()
+    home = home or Path.home()
+    lock = read_lockfile(options.lockfile)
+    config = find_config(options.lockfile.parent)
+    policy, origin = resolve_policy(options.policy, env, config)
+    cache_path, _ = default_db(env, config, home)
+    registry = [p for p in lock.packages if p.source is SourceKind.REGISTRY]
+
+    extra: list[Finding] = []
+    if options.online:
+        from scorer.osv.client import query_osv  # httpx only when going online
+
+        url = options.osv_url or env.get(OSV_URL_ENV) or config.get("osv_url") or DEFAULT_OSV_URL
+        result = query_osv(registry, url, progress=progress, **(client_options or {}))
+        advisories: Sequence[Advisory] = result.advisories
+        hits = match(lock.packages, advisories)
+        extra = _api_only(lock.packages, hits, advisories, result.ids_by_package)
+        sources: tuple[dict[str, Any], ...] = (
+            {
+                "kind": "osv-api",
+                "url": url,
+                "requests": result.requests,
+                "records": len(advisories),
+            },
+        )
+        to_write = [a for a in advisories if a.malicious or a.is_withdrawn]
+        source = "online"
+    else:
+        db = options.db or cache_path
+        if not db.exists():
+            raise InputError(db, f"no advisory database here; {HOW_TO_CREATE}")
+        advisories = load_database(db)
+        hits = match(lock.packages, advisories)
+        sources = ({"kind": "local-db", "path": str(db), "records": len(advisories)},)
+        to_write = sorted({a.id: a for h in hits for a in h}.values(), key=lambda a: a.id)
+        source = "local"
+
+    found = sorted(
+        _findings(lock.packages, hits, source) + extra,
+        key=lambda f: (f.package.name, f.package.version, f.ids),
+    )
+    flags, unused, expired = split_suppressed(
+        [(f.subject, f.ids) for f in found], config.suppressions, today
+    )
+    active = tuple(f for f, hit in zip(found, flags, strict=True) if not hit)
+    suppressed = tuple(
+        SuppressedFinding(
+            f,
+            next(
+                s
+                for s in config.suppressions
+                if not s.expired(today)
+                and ((s.id is not None and s.id in f.ids) or s.package == f.subject)
+            ),
+        )
+        for f, hit in zip(found, flags, strict=True)
+        if hit
+    )
+
+    written = []
+    for target, wanted in ((cache_path, options.write_cache), (options.write, True)):
+        if wanted and target is not None:
+            written.append((target, merge_database(target, to_write)))
+    return AuditReport(
+        lockfile=lock,
+        mode="online" if options.online else "offline",
+        sources=sources,
+        policy=policy,
+        policy_origin=origin,
+        findings=active,
+        suppressed=suppressed,
+        unused_suppressions=tuple(unused),
+        expired_suppressions=tuple(expired),
+        not_checked=tuple(p for p in lock.packages if p.source is not SourceKind.REGISTRY),
+        written=tuple(written),
+    )
