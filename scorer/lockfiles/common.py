@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from scorer.errors import InputError
 from scorer.records import LockedPackage, Lockfile, SourceKind
@@ -80,48 +79,54 @@ def is_registry_tarball(url: str, name: str, version: str) -> bool:
     Any registry host qualifies (mirrors, private registries); what identifies a registry
     download is the path shape, which remote tarballs and git hosts do not have.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
+    if not url.startswith(("https://", "http://")):
         return False
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    if "%" in path:
+        path = unquote(path)
     base = name.rsplit("/", 1)[-1]
-    return unquote(parts.path).endswith(f"{name}/-/{base}-{version}.tgz")
+    return path.endswith(f"/{name}/-/{base}-{version}.tgz")
 
 
 def classify_url(url: str) -> SourceKind | None:
     """The source kind a resolved URL or spec implies on its own, or None for an http(s) URL
     whose meaning depends on the package (registry download or remote tarball)."""
-    if url.startswith(_GIT_PREFIXES):
-        return SourceKind.GIT
-    if url.startswith("file:"):
-        return SourceKind.FILE
-    if url.startswith("link:"):
-        return SourceKind.LINK
-    if url.startswith(("http://", "https://")):
-        host = urlsplit(url).hostname or ""
-        if host in _GIT_HOST_TARBALLS and "/tar.gz/" in url:
+    if url.startswith(("https://", "http://")):
+        # Git hosts serve commit tarballs at /<owner>/<repo>/tar.gz/<commit>.
+        if "/tar.gz/" in url and url.split("/", 3)[2].lower() in _GIT_HOST_TARBALLS:
             return SourceKind.GIT
         return None
+    if url.startswith(_GIT_PREFIXES):
+        return SourceKind.GIT
+    if url.startswith("link:"):
+        return SourceKind.LINK
     return SourceKind.FILE
 
 
-@dataclass(slots=True)
-class _Occurrences:
-    source: SourceKind
-    aliases: set[str] = field(default_factory=set)
-    paths: list[str] = field(default_factory=list)
-    resolved: str | None = None
-    integrity: str | None = None
-    dev: list[bool | None] = field(default_factory=list)
-    optional: list[bool | None] = field(default_factory=list)
-    peer: list[bool | None] = field(default_factory=list)
+_UNSET: Any = object()
 
 
-def _all(flags: list[bool | None]) -> bool | None:
+def _fold(seen: Any, flag: bool | None) -> Any:
     """A package is dev-only (optional-only, peer-only) when every occurrence is; unknown if
     any occurrence does not say."""
-    if not flags or any(f is None for f in flags):
+    if seen is _UNSET:
+        return flag
+    if seen is None or flag is None:
         return None
-    return all(flags)
+    return seen and flag
+
+
+class _Occurrences:
+    __slots__ = ("aliases", "dev", "integrity", "optional", "paths", "peer", "resolved")
+
+    def __init__(self) -> None:
+        self.aliases: set[str] = set()
+        self.paths: list[str] = []
+        self.resolved: str | None = None
+        self.integrity: str | None = None
+        self.dev: Any = _UNSET
+        self.optional: Any = _UNSET
+        self.peer: Any = _UNSET
 
 
 class Collector:
@@ -153,20 +158,23 @@ class Collector:
             check_name(self.path, alias, line)
         else:
             alias = None
+        # Some writers (npm_ex) record a missing value as "": that is absent, not a value.
+        resolved, integrity = resolved or None, integrity or None
         for label, text in (("resolved", resolved), ("integrity", integrity)):
             if text is not None and (not isinstance(text, str) or not _SPEC.fullmatch(text)):
                 raise InputError(self.path, f"{real}@{ver}: invalid {label} {text!r}"[:200], line)
-        occ = self._seen.get((real, ver, source))
+        key = (real, ver, source)
+        occ = self._seen.get(key)
         if occ is None:
-            occ = self._seen[(real, ver, source)] = _Occurrences(source)
+            occ = self._seen[key] = _Occurrences()
         if alias:
             occ.aliases.add(alias)
         occ.paths.append(where)
         occ.resolved = occ.resolved or resolved
         occ.integrity = occ.integrity or integrity
-        occ.dev.append(dev)
-        occ.optional.append(optional)
-        occ.peer.append(peer)
+        occ.dev = _fold(occ.dev, dev)
+        occ.optional = _fold(occ.optional, optional)
+        occ.peer = _fold(occ.peer, peer)
 
     def lockfile(self, fmt: str) -> Lockfile:
         packages = [
@@ -174,13 +182,13 @@ class Collector:
                 name=name,
                 version=version,
                 source=source,
-                aliases=tuple(sorted(occ.aliases)),
+                aliases=tuple(sorted(occ.aliases)) if occ.aliases else (),
                 resolved=occ.resolved,
                 integrity=occ.integrity,
-                dev=_all(occ.dev),
-                optional=_all(occ.optional),
-                peer=_all(occ.peer),
-                paths=tuple(sorted(set(occ.paths))),
+                dev=occ.dev,
+                optional=occ.optional,
+                peer=occ.peer,
+                paths=tuple(occ.paths) if len(occ.paths) == 1 else tuple(sorted(set(occ.paths))),
             )
             for (name, version, source), occ in self._seen.items()
         ]
@@ -215,7 +223,7 @@ def expect_dict(path: Path, value: object, what: str, line: int | None = None) -
 def flag(path: Path, entry: dict[str, Any], key: str, where: str) -> bool | None:
     """A boolean field that may be absent (False: the format records flags by presence)."""
     value = entry.get(key, False)
-    if not isinstance(value, bool):
+    if value is not True and value is not False:
         raise InputError(path, f"{where}: {key} is {value!r}, expected true or false")
     return value
 
