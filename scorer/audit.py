@@ -18,7 +18,8 @@ from scorer.config import Config, Suppression, find_config
 from scorer.errors import InputError
 from scorer.lockfiles import read_lockfile
 from scorer.osv.advisories import Advisory, group_advisories, incident_ids, match
-from scorer.osv.database import MergeCounts, load_database, merge_database
+from scorer.osv.database import MergeCounts, merge_database
+from scorer.osv.index import open_database
 from scorer.policy import Policy, resolve_policy, split_suppressed
 from scorer.records import LockedPackage, Lockfile, SourceKind
 
@@ -186,9 +187,10 @@ def run_audit(
         db = options.db or cache_path
         if not db.exists():
             raise InputError(db, f"no advisory database here; {HOW_TO_CREATE}")
-        advisories = load_database(db)
-        hits = match(lock.packages, advisories)
-        sources = ({"kind": "local-db", "path": str(db), "records": len(advisories)},)
+        cache_dir = Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "provscore" / "osv-index"
+        index = open_database(db, cache_dir=cache_dir)
+        hits = match(lock.packages, index)
+        sources = ({"kind": "local-db", "path": str(db), "records": index.record_count},)
         to_write = sorted({a.id: a for h in hits for a in h}.values(), key=lambda a: a.id)
         source = "local"
 

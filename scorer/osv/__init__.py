@@ -2,7 +2,9 @@
 
 The public surface is re-exported here; submodules are `versions` (npm SemVer precedence and
 OSV range evaluation), `advisories` (the `Advisory` record, the malicious rule, the matcher),
-`database` (load and merge a local OSV database) and `client` (the OSV API over httpx).
+`database` (load and merge a local OSV database), `index` (the cached matching index over a
+database, for fast repeated audits) and `client` (the OSV API over httpx; imported on its own so
+that offline runs do not load httpx).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from scorer.osv.advisories import (
     match,
 )
 from scorer.osv.database import MergeCounts, dump_database, load_database, merge_database
+from scorer.osv.index import default_cache_dir, open_database
 from scorer.osv.versions import VersionRange, compare_versions, parse_version
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "RecordError",
     "VersionRange",
     "compare_versions",
+    "default_cache_dir",
     "dump_database",
     "group_advisories",
     "incident_ids",
@@ -35,5 +39,6 @@ __all__ = [
     "load_database",
     "match",
     "merge_database",
+    "open_database",
     "parse_version",
 ]

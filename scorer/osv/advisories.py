@@ -10,8 +10,7 @@ aliases, say) into one group.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,9 +31,6 @@ class RecordError(ValueError):
 
 _MALWARE_SUMMARY_PREFIXES = ("malicious package in",)
 _MALWARE_SUMMARY_PHRASES = ("embedded malware", "embedded malicious code")
-# RFC 3339 with more than microsecond precision (OpenSSF writes nanoseconds) does not parse
-# with datetime.fromisoformat, so the extra digits are cut first.
-_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -43,7 +39,8 @@ def parse_timestamp(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", value.strip()))
+        # Python 3.11 reads RFC 3339 with "Z" and nanoseconds (cut to microseconds).
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -106,10 +103,12 @@ class AffectedPackage:
 
 
 def _parse_affected(entry: object) -> AffectedPackage | None:
-    if not isinstance(entry, Mapping):
+    # Records come from json.loads, so plain dict checks (much cheaper than the Mapping ABC on
+    # tens of thousands of records) are enough.
+    if not isinstance(entry, dict):
         raise RecordError("an affected entry is not an object")
     package = entry.get("package")
-    if not isinstance(package, Mapping):
+    if not isinstance(package, dict):
         raise RecordError("an affected entry has no package object")
     ecosystem, name = package.get("ecosystem"), package.get("name")
     if not isinstance(ecosystem, str) or ecosystem.lower() != "npm":
@@ -126,7 +125,9 @@ def _parse_affected(entry: object) -> AffectedPackage | None:
         ranges = tuple(r for r in map(range_from_osv, raw_ranges) if r is not None)
     except RangeError as exc:
         raise RecordError(f"a range of {name}: {exc}") from None
-    versions = frozenset(raw_versions) | {canonical_version(v) for v in raw_versions}
+    versions = frozenset(raw_versions)
+    if versions:
+        versions |= {canonical_version(v) for v in raw_versions}
     return AffectedPackage(name, versions, ranges, not raw_versions and not raw_ranges)
 
 
@@ -148,7 +149,7 @@ class Advisory:
     @classmethod
     def from_osv(cls, record: object) -> Advisory:
         """Parse one record; RecordError says what is wrong with it."""
-        if not isinstance(record, Mapping):
+        if not isinstance(record, dict):
             raise RecordError("record is not a JSON object")
         ident = record.get("id")
         if not isinstance(ident, str) or not ident:
@@ -194,18 +195,50 @@ class AdvisoryIndex:
 
     Withdrawn records are left out (they never match) and, unless `malicious_only` is False,
     so are records that do not report a malicious package: the audit is a malware gate, and an
-    ordinary vulnerability record from the online API must not fail it.
+    ordinary vulnerability record from the online API must not fail it. `record_count` is the
+    number of records the index was built over, all of them counted (for reports).
     """
 
-    def __init__(self, advisories: Iterable[Advisory], *, malicious_only: bool = True) -> None:
+    def __init__(self, advisories: Iterable[Advisory] = (), *, malicious_only: bool = True) -> None:
+        self._malicious_only = malicious_only
         self._by_name: dict[str, list[tuple[Advisory, AffectedPackage]]] = {}
+        self._pending: set[str] = set()
+        self._load: Callable[[str], Iterable[Advisory]] | None = None
+        ids = set()
         for advisory in advisories:
-            if advisory.is_withdrawn or (malicious_only and not advisory.malicious):
-                continue
-            for affected in advisory.affected:
+            ids.add(advisory.id)
+            self._add(advisory)
+        self.record_count = len(ids)
+
+    @classmethod
+    def deferred(
+        cls,
+        names: Iterable[str],
+        load: Callable[[str], Iterable[Advisory]],
+        *,
+        record_count: int,
+        malicious_only: bool = True,
+    ) -> AdvisoryIndex:
+        """An index that reads the records of a package name only when that name is looked up:
+        `load(name)` returns the records naming it. Used by `index.open_database`."""
+        index = cls(malicious_only=malicious_only)
+        index._pending = set(names)
+        index._load = load
+        index.record_count = record_count
+        return index
+
+    def _add(self, advisory: Advisory, only: str | None = None) -> None:
+        if advisory.is_withdrawn or (self._malicious_only and not advisory.malicious):
+            return
+        for affected in advisory.affected:
+            if only is None or affected.name == only:
                 self._by_name.setdefault(affected.name, []).append((advisory, affected))
 
     def lookup(self, name: str, version: str) -> tuple[Advisory, ...]:
+        if name in self._pending and self._load is not None:
+            self._pending.discard(name)
+            for advisory in self._load(name):
+                self._add(advisory, only=name)
         found: dict[str, Advisory] = {}
         for advisory, affected in self._by_name.get(name, ()):
             if advisory.id not in found and affected.affects(version):

@@ -109,7 +109,7 @@ class OsvClient:
     """An OSV API client. `base_url` is the API root (the CLI resolves `--osv-url` and
     `PROVSCORE_OSV_URL`); `transport` replaces the network, e.g. with `httpx.MockTransport`;
     `progress(done, total)` is called as queries and record fetches complete (`total` grows
-    once the ids to fetch are known)."""
+    once the ids to fetch are known). One `query` at a time per client: it keeps counters."""
 
     def __init__(
         self,
@@ -130,9 +130,9 @@ class OsvClient:
         self._transport = transport
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
-        self._batch_size = batch_size
-        self._batch_concurrency = batch_concurrency
-        self._fetch_concurrency = fetch_concurrency
+        self.batch_size = batch_size
+        self.batch_concurrency = batch_concurrency
+        self.fetch_concurrency = fetch_concurrency
         self._progress = progress
         self._sleep = sleep
         self._requests = 0
@@ -144,7 +144,7 @@ class OsvClient:
         keys = list(dict.fromkeys(p.key for p in packages if p.source is SourceKind.REGISTRY))
         self._requests = self._done = 0
         self._total = len(keys)
-        limits = httpx.Limits(max_connections=self._batch_concurrency + self._fetch_concurrency)
+        limits = httpx.Limits(max_connections=self.batch_concurrency + self.fetch_concurrency)
         async with httpx.AsyncClient(
             transport=self._transport,
             timeout=httpx.Timeout(self._timeout),
@@ -155,13 +155,13 @@ class OsvClient:
             # request can move to https without verification.
             verify=not self.base_url.startswith("http://"),
         ) as client:
-            chunks = [keys[i : i + self._batch_size] for i in range(0, len(keys), self._batch_size)]
-            gate = asyncio.Semaphore(self._batch_concurrency)
+            chunks = [keys[i : i + self.batch_size] for i in range(0, len(keys), self.batch_size)]
+            gate = asyncio.Semaphore(self.batch_concurrency)
             answers = await _gather([self._query_chunk(client, gate, c) for c in chunks])
             ids_by_package = {k: v for answer in answers for k, v in answer.items()}
             unique_ids = sorted({i for ids in ids_by_package.values() for i in ids})
             self._advance(0, len(unique_ids))
-            gate = asyncio.Semaphore(self._fetch_concurrency)
+            gate = asyncio.Semaphore(self.fetch_concurrency)
             records = await _gather([self._fetch(client, gate, i) for i in unique_ids])
         return OnlineResult(tuple(records), ids_by_package, self._requests)
 

@@ -79,6 +79,9 @@ class EventKind(Enum):
     LIMIT = "limit"
 
 
+_KINDS = {kind.value: kind for kind in EventKind}
+
+
 class RangeError(ValueError):
     """A range entry does not have the shape the OSV schema gives it."""
 
@@ -104,14 +107,14 @@ class VersionRange:
         parsed: list[tuple[EventKind, VersionKey]] = []
         limits: list[VersionKey] = []
         for event in events:
-            if not isinstance(event, Mapping):
+            if not isinstance(event, dict):
                 raise RangeError(f"event is not an object: {event!r}")
-            for kind in EventKind:
-                if kind.value not in event:
-                    continue
-                value = event[kind.value]
+            for name, value in event.items():
+                kind = _KINDS.get(name)
+                if kind is None:
+                    continue  # unknown event kinds carry no bound we could honour
                 if not isinstance(value, str):
-                    raise RangeError(f"{kind.value} is not a string: {value!r}")
+                    raise RangeError(f"{name} is not a string: {value!r}")
                 if kind is EventKind.INTRODUCED:
                     key = MIN_KEY if value == "0" else parse_version(value)
                     parsed.append((kind, MIN_KEY if key is None else key))
@@ -153,10 +156,13 @@ class VersionRange:
         return vulnerable
 
 
+_compiled: dict[tuple[tuple[str, object], ...], VersionRange] = {}
+
+
 def range_from_osv(entry: Mapping[str, Any]) -> VersionRange | None:
     """A `VersionRange` for a `SEMVER` or `ECOSYSTEM` range (npm's ecosystem order is SemVer);
     None for `GIT` and unknown types, which cannot be evaluated against a version number."""
-    if not isinstance(entry, Mapping):
+    if not isinstance(entry, dict):
         raise RangeError(f"range is not an object: {entry!r}")
     kind = entry.get("type")
     events = entry.get("events")
@@ -164,4 +170,15 @@ def range_from_osv(entry: Mapping[str, Any]) -> VersionRange | None:
         raise RangeError("range has no events list")
     if not isinstance(kind, str) or kind.upper() not in ("SEMVER", "ECOSYSTEM"):
         return None
-    return VersionRange.from_osv(events)
+    # Most records share a handful of event lists (`introduced: "0"` above all), so compiled
+    # ranges are shared; VersionRange is immutable, and a malformed list is never stored.
+    try:
+        key = tuple(item for event in events for item in event.items())
+    except AttributeError:
+        raise RangeError("an event is not an object") from None
+    compiled = _compiled.get(key)
+    if compiled is None:
+        compiled = VersionRange.from_osv(events)
+        if len(_compiled) < 1 << 16:
+            _compiled[key] = compiled
+    return compiled
