@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -284,11 +285,8 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
 
 
 def _h2_available() -> bool:
-    try:
-        import h2  # noqa: F401  (optional: HTTP/2 only when the h2 package is installed)
-    except ImportError:
-        return False
-    return True
+    # Optional: HTTP/2 only when the h2 package is installed (it is not a dependency).
+    return importlib.util.find_spec("h2") is not None
 
 
 # -- signals ---------------------------------------------------------------------------------
