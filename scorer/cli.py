@@ -160,15 +160,15 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
-AUDIT_HELP = """Check every locked registry version against OSV malicious-package advisories.
-
-Online (--osv) queries the OSV API and fails closed when it cannot; offline (--compromised, or
-neither flag) reads a local OSV database. Findings follow one policy: error fails the run,
-warn reports them as warnings, off reports one summary line.
-
-Exit codes: 0 clean, or warnings only; 1 malicious versions found under policy error;
-2 bad input, option or configuration; 3 a required source was unreachable (nothing written).
-"""
+AUDIT_HELP = "\n\n".join([
+    "Check every locked registry version against OSV malicious-package advisories.",
+    "Online (--osv) queries the OSV API and fails closed when it cannot; offline (--compromised,"
+    " or neither flag) reads a local OSV database. Findings follow one policy: error fails the"
+    " run, warn reports them as warnings, off reports one summary line.",
+    "Exit codes: 0 clean, or warnings only; 1 malicious versions found under policy error;"
+    " 2 bad input, option or configuration; 3 a required source was unreachable (nothing"
+    " written).",
+])
 
 
 @app.command("audit", help=AUDIT_HELP)
