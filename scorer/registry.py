@@ -29,8 +29,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from scorer.errors import ConfigError
-from scorer.insights.client import parse_retry_after
 from scorer.npmrc import Npmrc, RegistrySelection, is_loopback, token_for
+from scorer.retry import backoff_delay, parse_retry_after
 
 INSTALL_SCRIPTS = ("preinstall", "install", "postinstall")
 
@@ -262,9 +262,9 @@ class RegistryClient:
                     )
             if attempt < self.retries:
                 self.stats.retries += 1
-                base = min(self.max_backoff, self.backoff * 2**attempt)
-                delay = base / 2 + base / 2 * self._jitter()
-                await self._sleep(max(delay, min(wait, 60.0)) if wait is not None else delay)
+                await self._sleep(
+                    backoff_delay(attempt, self.backoff, self.max_backoff, self._jitter, wait)
+                )
         return self._failed(name, registry, f"{problem} (after {self.retries + 1} attempts)")
 
     def _failed(self, name: str, registry: str, reason: str) -> FetchResult:

@@ -14,11 +14,9 @@ configured endpoint, and redirects are not followed, so it cannot leak to anothe
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import ipaddress
 import random
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from scorer.errors import ConfigError, SourceUnreachable
+from scorer.retry import backoff_delay, parse_retry_after
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 URL_ENV = "PROVSCORE_INSIGHTS_URL"
@@ -164,20 +163,6 @@ class _FatalStatus(Exception):
         self.status = status
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
 async def _check_status(response: httpx.Response) -> None:
     # gql only raises on HTTP errors when the body is not GraphQL JSON; a 503 with a JSON error
     # body would look like a query error. Classify by status first, before gql reads the body.
@@ -292,11 +277,10 @@ class InsightsClient:
         return [unknown_answer(n, v, self.url, why) for n, v in keys]
 
     def _delay(self, attempt: int, cause: BaseException | None) -> float:
-        base = min(self.max_backoff, self.backoff * 2**attempt)
-        wait: float = base / 2 + base / 2 * self._jitter()  # equal jitter: spread, never zero
-        if isinstance(cause, _RetryableStatus) and cause.retry_after is not None:
-            wait = max(wait, min(cause.retry_after, self.max_retry_after))
-        return wait
+        retry_after = cause.retry_after if isinstance(cause, _RetryableStatus) else None
+        return backoff_delay(
+            attempt, self.backoff, self.max_backoff, self._jitter, retry_after, self.max_retry_after
+        )
 
     def _answers(
         self, keys: list[tuple[str, str]], data: Any, errors: list[Any]

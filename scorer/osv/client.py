@@ -17,8 +17,6 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -27,6 +25,7 @@ import httpx
 from scorer.errors import SourceUnreachable
 from scorer.osv.advisories import Advisory, RecordError
 from scorer.records import LockedPackage, SourceKind
+from scorer.retry import parse_retry_after
 
 DEFAULT_OSV_URL = "https://api.osv.dev"
 MAX_BATCH = 1000  # the API's own limit on queries per querybatch call
@@ -63,23 +62,6 @@ class OnlineResult:
 
 class _Malformed(ValueError):
     """A 200 answer whose body is not what the API documents; retried like a server error."""
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _batch_parser(expected: int) -> Callable[[Any], list[tuple[list[str], str | None]]]:
@@ -253,7 +235,7 @@ class OsvClient:
                         problem = f"malformed answer: {exc}"
                 elif status == 429:
                     problem = "rate limited (HTTP 429)"
-                    after = _retry_after(response)
+                    after = parse_retry_after(response.headers.get("Retry-After"))
                     wait = None if after is None else min(after, self._retry.max_retry_after)
                 elif status >= 500:
                     problem = f"server error (HTTP {status})"
