@@ -160,15 +160,17 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
-AUDIT_HELP = "\n\n".join([
-    "Check every locked registry version against OSV malicious-package advisories.",
-    "Online (--osv) queries the OSV API and fails closed when it cannot; offline (--compromised,"
-    " or neither flag) reads a local OSV database. Findings follow one policy: error fails the"
-    " run, warn reports them as warnings, off reports one summary line.",
-    "Exit codes: 0 clean, or warnings only; 1 malicious versions found under policy error;"
-    " 2 bad input, option or configuration; 3 a required source was unreachable (nothing"
-    " written).",
-])
+AUDIT_HELP = "\n\n".join(
+    [
+        "Check every locked registry version against OSV malicious-package advisories.",
+        "Online (--osv) queries the OSV API and fails closed when it cannot; offline (--compromised,"
+        " or neither flag) reads a local OSV database. Findings follow one policy: error fails the"
+        " run, warn reports them as warnings, off reports one summary line.",
+        "Exit codes: 0 clean, or warnings only; 1 malicious versions found under policy error;"
+        " 2 bad input, option or configuration; 3 a required source was unreachable (nothing"
+        " written).",
+    ]
+)
 
 
 @app.command("audit", help=AUDIT_HELP)
@@ -340,6 +342,15 @@ def insights_show(
             show_default=False,
         ),
     ] = None,
+    lockfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--lockfile",
+            help="Use this lockfile's resolved URLs to choose the registry when no option, "
+            "environment variable or .npmrc names one.",
+            show_default=False,
+        ),
+    ] = None,
     cache_dir: Annotated[
         Path | None,
         typer.Option(
@@ -350,8 +361,10 @@ def insights_show(
     ] = None,
 ) -> None:
     """Print the merged publication record of one version: each fact with its source."""
+    from scorer.config import find_config
     from scorer.publication import show
 
+    config = find_config(lockfile.parent if lockfile else Path.cwd())
     out = show(
         spec,
         fmt=fmt,
@@ -362,6 +375,8 @@ def insights_show(
         snapshot_dir=snapshot,
         offline=offline,
         echo=lambda line: typer.echo(f"provscore: {line}", err=True),
+        lockfile=lockfile,
+        config_insights_url=config.get("insights_url"),
     )
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
 

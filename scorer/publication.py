@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scorer.errors import ConfigError
+from scorer.records import LockedPackage
 from scorer.registry import (
     RegistrySignals,
     VersionFacts,
@@ -411,6 +412,8 @@ def show(
     offline: bool = False,
     env: Mapping[str, str] | None = None,
     echo: Callable[[str], None] | None = None,
+    lockfile: Path | None = None,
+    config_insights_url: str | None = None,
 ) -> str:
     """What `provscore insights show NAME@VERSION` prints. `echo` (e.g. a stderr printer) is
     told which registry and insights endpoint are used."""
@@ -421,7 +424,12 @@ def show(
     env = os.environ if env is None else env
     key = parse_spec(spec)
     npmrc = load_npmrc(project_dir, env)
-    selection = select_registry(registry_url, env, npmrc)
+    packages: tuple[LockedPackage, ...] = ()
+    if lockfile is not None:  # the last resort for the registry: its resolved URLs' origin
+        from scorer.lockfiles import read_lockfile
+
+        packages = read_lockfile(lockfile).packages
+    selection = select_registry(registry_url, env, npmrc, packages)
     registry = RegistryClient(
         selection,
         npmrc=npmrc,
@@ -429,7 +437,7 @@ def show(
         snapshot_dir=snapshot_dir / "packuments" if snapshot_dir else None,
         offline=offline,
     )
-    url, token = resolve_endpoint(insights_url, env)
+    url, token = resolve_endpoint(insights_url, env, config_insights_url)
     insights = InsightsClient(url, token=token) if url and not offline else None
     if echo is not None:
         echo(selection.describe())

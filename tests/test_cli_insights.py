@@ -112,3 +112,42 @@ def test_bad_data_file_is_exit_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert str(bad) in result.stderr
+
+
+def test_registry_from_lockfile_and_endpoint_from_config(insights_url: str, tmp_path: Path) -> None:
+    with registry_server({"has-package-exports": real("has-package-exports")}) as registry:
+        base = registry.url.rstrip("/")
+        tarball = "has-package-exports/-/has-package-exports-1.0.0.tgz"
+        lock = tmp_path / "package-lock.json"
+        lock.write_text(
+            json.dumps(
+                {
+                    "lockfileVersion": 3,
+                    "packages": {
+                        "": {"name": "app"},
+                        "node_modules/has-package-exports": {
+                            "version": "1.0.0",
+                            "resolved": f"{base}/{tarball}",
+                        },
+                    },
+                }
+            )
+        )
+        (tmp_path / "provscore.toml").write_text(f'insights_url = "{insights_url}"\n')
+        result = show(
+            "has-package-exports@1.0.0",
+            "--format",
+            "json",
+            "--lockfile",
+            str(lock),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            env_home=tmp_path,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "the lockfile's resolved URLs" in result.stderr
+    assert f"insights: {insights_url}" in result.stderr
+    facts = json.loads(result.stdout)["facts"]
+    assert facts["publisher"]["value"]
+    # The example data knows only pg: for this version the endpoint answers null.
+    assert facts["tor"]["value"] is None
