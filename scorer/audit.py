@@ -107,6 +107,8 @@ def _findings(
 ) -> list[Finding]:
     out = []
     for pkg, advisories in zip(packages, hits, strict=True):
+        if not advisories:
+            continue
         for group in group_advisories(advisories):
             summary = next((a.summary for a in group if a.summary), None)
             out.append(Finding(pkg, incident_ids(group), summary, source))

@@ -129,7 +129,8 @@ def lock_list(
             "format": lock.format,
             "packages": [package_json(p) for p in lock.packages],
         }
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        indent = 2 if sys.stdout.isatty() else None  # compact for machines: the C encoder
+        sys.stdout.write(json.dumps(doc, indent=indent) + "\n")
     else:
         typer.echo(_list_text(lock))
 
@@ -163,9 +164,10 @@ def _exit(code: int) -> None:
 AUDIT_HELP = "\n\n".join(
     [
         "Check every locked registry version against OSV malicious-package advisories.",
-        "Online (--osv) queries the OSV API and fails closed when it cannot; offline (--compromised,"
-        " or neither flag) reads a local OSV database. Findings follow one policy: error fails the"
-        " run, warn reports them as warnings, off reports one summary line.",
+        "Online (--osv) queries the OSV API and fails closed when it cannot; offline"
+        " (--compromised, or neither flag) reads a local OSV database. Findings follow one"
+        " policy: error fails the run, warn reports them as warnings, off reports one"
+        " summary line.",
         "Exit codes: 0 clean, or warnings only; 1 malicious versions found under policy error;"
         " 2 bad input, option or configuration; 3 a required source was unreachable (nothing"
         " written).",
@@ -269,7 +271,12 @@ def audit(
         ),
         progress=_progress() if osv else None,
     )
-    sys.stdout.write(render(report, output))
+    if output is OutputFormat.json:
+        from scorer.report.as_json import render_json
+
+        sys.stdout.write(render_json(report, pretty=sys.stdout.isatty()))
+    else:
+        sys.stdout.write(render(report, output))
     if output is not OutputFormat.text:
         for target, counts in report.written:
             typer.echo(

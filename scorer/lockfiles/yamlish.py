@@ -9,21 +9,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-
 from scorer.errors import InputError
 
 _ANCHOR = re.compile(r"(?:^|[ \t\[{,])&[A-Za-z0-9_.-]", re.MULTILINE)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml(path: Path, text: str) -> object:
+    import yaml  # only pnpm and berry lockfiles need it; npm-only audits start faster
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     found = _ANCHOR.search(text)
     if found:
         at = text.count("\n", 0, found.start()) + 1
         raise InputError(path, "YAML anchors are not part of any lockfile format; refusing", at)
     try:
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line: int | None = mark.line + 1 if mark is not None else None

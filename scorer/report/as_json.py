@@ -71,5 +71,9 @@ def report_json(report: AuditReport) -> dict[str, Any]:
     }
 
 
-def render_json(report: AuditReport) -> str:
-    return json.dumps(report_json(report), indent=2, sort_keys=False) + "\n"
+def render_json(report: AuditReport, *, pretty: bool = True) -> str:
+    """Indented for people; compact (and several times faster: the C encoder only serves
+    unindented output) for machines, which the CLI chooses when stdout is not a terminal."""
+    if pretty:
+        return json.dumps(report_json(report), indent=2) + "\n"
+    return json.dumps(report_json(report), separators=(",", ":")) + "\n"
