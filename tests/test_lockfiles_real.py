@@ -12,8 +12,7 @@ is justified from the fixture itself, never by a blanket allowance:
    only (or not at all), so their name and version are not in the lockfile.
 3. bun: `bun pm ls` leaves out optional packages for other platforms (entries with `os`/`cpu`)
    and what only they depend on, found by resolving bun.lock's own dependency graph.
-4. pnpm: `pnpm list` repeats some packages as `link:node_modules/.pnpm/...` pseudo-versions.
-5. A fixture's `exceptions.json` names install paths whose packages its manager records but
+4. A fixture's `exceptions.json` names install paths whose packages its manager records but
    does not list, with the reason (bun 1.4.5 and a package with bundled dependencies).
 Where the listing itself is known to be lossy (npm 6), `installed.json` - the node_modules tree
 the manager installed, walked by walk_node_modules.py - is the expected set instead.
@@ -112,13 +111,8 @@ def explained_difference(case: Path) -> tuple[set[Pair], set[Pair]]:
     missing -= {p for p in missing if p[0] in _workspace_names(case) and p[0] not in mine}
     # 3. bun platform packages
     extra -= _bun_platform_only(case)
-    # 5. documented per-fixture exceptions
+    # 4. documented per-fixture exceptions
     extra -= _nested_exceptions(case, lock)
-    # 4. pnpm pseudo-versions of packages that are listed with their real version too
-    names = {n for n, _ in mine}
-    missing = {
-        p for p in missing if not (p[1].startswith("link:node_modules/.pnpm/") and p[0] in names)
-    }
     return extra, missing  # type: ignore[return-value]
 
 
