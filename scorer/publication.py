@@ -20,15 +20,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scorer.atomic import write_atomic
 from scorer.errors import ConfigError
 from scorer.records import LockedPackage
-from scorer.registry import (
-    RegistrySignals,
-    VersionFacts,
-    atomic_write,
-    document_path,
-    version_signals,
-)
+from scorer.registry import document_path
+from scorer.signals import RegistrySignals, VersionFacts, version_signals
 
 if TYPE_CHECKING:
     from scorer.insights.client import InsightsAnswer, InsightsClient
@@ -363,7 +359,7 @@ def write_insights_snapshot(
         path = directory / f"{document_path(name)}.json"
         existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         existing.update(versions)
-        atomic_write(path, (json.dumps(existing, sort_keys=True, indent=1) + "\n").encode())
+        write_atomic(path, json.dumps(existing, sort_keys=True, indent=1) + "\n")
 
 
 def read_insights_snapshot(

@@ -17,9 +17,7 @@ import asyncio
 import hashlib
 import importlib.util
 import json
-import os
 import random
-import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +26,10 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from scorer.atomic import write_atomic
 from scorer.errors import ConfigError
 from scorer.npmrc import Npmrc, RegistrySelection, is_loopback, token_for
 from scorer.retry import backoff_delay, parse_retry_after
-
-INSTALL_SCRIPTS = ("preinstall", "install", "postinstall")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,22 +56,6 @@ class FetchStats:
 def document_path(name: str) -> str:
     """npm's escaped name for the URL and for file names: `@scope/x` -> `@scope%2fx`."""
     return quote(name, safe="@").replace("%2F", "%2f")
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory, fsync, then os.replace: a crash leaves
-    the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RegistryClient:
@@ -175,13 +156,13 @@ class RegistryClient:
     def _write_cache(self, registry: str, name: str, entry: Mapping[str, Any]) -> None:
         path = self._cache_file(registry, name)
         if path is not None:
-            atomic_write(path, json.dumps(entry, separators=(",", ":")).encode())
+            write_atomic(path, json.dumps(entry, separators=(",", ":")))
 
     def _write_snapshot(self, name: str, registry: str, document: Mapping[str, Any]) -> None:
         if self.snapshot_dir is not None:
             body = {"name": name, "registry": registry, "document": document}
             text = json.dumps(body, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-            atomic_write(self.snapshot_dir / f"{document_path(name)}.json", text.encode())
+            write_atomic(self.snapshot_dir / f"{document_path(name)}.json", text)
 
     def _offline(self, name: str) -> FetchResult:
         registry = self.selection.for_package(name)
@@ -287,212 +268,3 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
 def _h2_available() -> bool:
     # Optional: HTTP/2 only when the h2 package is installed (it is not a dependency).
     return importlib.util.find_spec("h2") is not None
-
-
-# -- signals ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class VersionFacts:
-    """What a packument says about how one version was published. `None` = unknown; the
-    reason is in `reasons` under the field name."""
-
-    version: str
-    publisher: str | None
-    publisher_email_domain: str | None
-    trusted_publisher: bool | None
-    trusted_publisher_id: str | None
-    maintainers: tuple[str, ...] | None
-    published_at: str | None
-    provenance: bool | None
-    registry_signature: bool | None
-    install_scripts: tuple[str, ...] | None  # names among preinstall/install/postinstall
-    has_install_script: bool | None
-    deprecated: bool | None
-    deprecation_message: str | None
-    reasons: tuple[tuple[str, str], ...] = ()
-
-    def reason(self, field_name: str) -> str | None:
-        return dict(self.reasons).get(field_name)
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrySignals:
-    """Facts of one version, of the version published just before it, and of the package."""
-
-    name: str
-    version: str
-    registry: str | None
-    current: VersionFacts | None
-    previous: VersionFacts | None
-    package_created_at: str | None
-    reasons: tuple[tuple[str, str], ...] = ()  # for current/previous/package_created_at
-
-    def reason(self, field_name: str) -> str | None:
-        return dict(self.reasons).get(field_name)
-
-
-def version_signals(fetched: FetchResult, version: str) -> RegistrySignals:
-    """Signals for `version` from a fetched document (pure; no I/O, no clock)."""
-    doc = fetched.document
-    if doc is None:
-        why = fetched.reason or "no registry document"
-        return RegistrySignals(
-            fetched.name,
-            version,
-            fetched.registry,
-            None,
-            None,
-            None,
-            (("current", why), ("previous", why), ("package_created_at", why)),
-        )
-    versions: Mapping[str, Any] = _mapping(doc.get("versions"))
-    times: Mapping[str, Any] = _mapping(doc.get("time"))
-    reasons: list[tuple[str, str]] = []
-    created = times.get("created") if isinstance(times.get("created"), str) else None
-    if created is None:
-        reasons.append(("package_created_at", "the document has no time.created"))
-    faithful = any(isinstance(v, dict) and "_npmUser" in v for v in versions.values())
-    manifest = versions.get(version)
-    if not isinstance(manifest, dict):
-        why = f"{version} is not in the registry document (unpublished or never published)"
-        return RegistrySignals(
-            fetched.name,
-            version,
-            fetched.registry,
-            None,
-            None,
-            created,
-            (*reasons, ("current", why), ("previous", why)),
-        )
-    current = _facts(version, manifest, times, doc, faithful)
-    previous_version, why_none = _previous(version, versions, times)
-    previous = None
-    if previous_version is not None:
-        previous = _facts(previous_version, versions[previous_version], times, doc, faithful)
-    else:
-        reasons.append(("previous", why_none))
-    return RegistrySignals(
-        fetched.name, version, fetched.registry, current, previous, created, tuple(reasons)
-    )
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _previous(
-    version: str, versions: Mapping[str, Any], times: Mapping[str, Any]
-) -> tuple[str | None, str]:
-    mine = times.get(version)
-    if not isinstance(mine, str):
-        return None, f"the document has no publish time for {version}, so publish order is unknown"
-    earlier = [
-        (t, v)
-        for v, t in times.items()
-        if v in versions and v != version and isinstance(t, str) and t < mine
-    ]
-    if not earlier:
-        return None, "first version published (no earlier version in the document)"
-    return max(earlier)[1], ""
-
-
-def _facts(
-    version: str,
-    manifest: Mapping[str, Any],
-    times: Mapping[str, Any],
-    doc: Mapping[str, Any],
-    faithful: bool,
-) -> VersionFacts:
-    reasons: list[tuple[str, str]] = []
-    stripped = "the registry document carries no _npmUser on any version (a mirror may strip it)"
-
-    def unknown(field_name: str, why: str) -> None:
-        reasons.append((field_name, why))
-
-    user = manifest.get("_npmUser")
-    publisher = domain = trusted_id = None
-    trusted: bool | None = None
-    if isinstance(user, dict):
-        publisher = user.get("name") if isinstance(user.get("name"), str) else None
-        email = user.get("email")
-        if isinstance(email, str) and "@" in email:
-            domain = email.rsplit("@", 1)[1].lower()
-        tp = user.get("trustedPublisher")
-        trusted = isinstance(tp, dict)
-        trusted_id = (
-            tp.get("id") if isinstance(tp, dict) and isinstance(tp.get("id"), str) else None
-        )
-    why_user = stripped if not faithful else f"no _npmUser on {version}"
-    for field_name, value in (
-        ("publisher", publisher),
-        ("publisher_email_domain", domain),
-        ("trusted_publisher", trusted),
-    ):
-        if value is None:
-            unknown(
-                field_name, why_user if user is None else f"_npmUser has no usable {field_name}"
-            )
-    if trusted_id is None:
-        unknown(
-            "trusted_publisher_id",
-            "not published through trusted publishing" if trusted is False else why_user,
-        )
-    raw_maintainers = manifest.get("maintainers", doc.get("maintainers"))
-    maintainers = None
-    if isinstance(raw_maintainers, list):
-        maintainers = tuple(
-            sorted(
-                {
-                    m["name"]
-                    for m in raw_maintainers
-                    if isinstance(m, dict) and isinstance(m.get("name"), str)
-                }
-            )
-        )
-    else:
-        unknown("maintainers", "the document lists no maintainers (a mirror may strip them)")
-    published = times.get(version) if isinstance(times.get(version), str) else None
-    if published is None:
-        unknown("published_at", f"the document has no time[{version}]")
-    dist = _mapping(manifest.get("dist"))
-    # Absence only means "absent" in a document that is evidently not stripped.
-    provenance = "attestations" in dist or (False if faithful else None)
-    signature = "signatures" in dist or (False if faithful else None)
-    if provenance is None:
-        unknown("provenance", stripped)
-    if signature is None:
-        unknown("registry_signature", stripped)
-    scripts = manifest.get("scripts")
-    names: tuple[str, ...] | None = None
-    has_script: bool | None
-    if isinstance(scripts, dict):
-        names = tuple(s for s in INSTALL_SCRIPTS if s in scripts)
-        has_script = bool(names) or manifest.get("hasInstallScript") is True
-    elif isinstance(manifest.get("hasInstallScript"), bool):
-        has_script = manifest["hasInstallScript"]
-        unknown("install_scripts", "abbreviated document: only hasInstallScript is known")
-    elif faithful:
-        names, has_script = (), False
-    else:
-        has_script = None
-        unknown("install_scripts", stripped)
-        unknown("has_install_script", stripped)
-    deprecated_raw = manifest.get("deprecated")
-    deprecated = isinstance(deprecated_raw, str) and deprecated_raw != ""
-    return VersionFacts(
-        version=version,
-        publisher=publisher,
-        publisher_email_domain=domain,
-        trusted_publisher=trusted,
-        trusted_publisher_id=trusted_id,
-        maintainers=maintainers,
-        published_at=published,
-        provenance=provenance,
-        registry_signature=signature,
-        install_scripts=names,
-        has_install_script=has_script,
-        deprecated=deprecated,
-        deprecation_message=deprecated_raw if deprecated else None,
-        reasons=tuple(reasons),
-    )

@@ -26,7 +26,8 @@ from scorer.publication import (
     show,
     to_data,
 )
-from scorer.registry import FetchResult, RegistryClient, version_signals
+from scorer.registry import FetchResult, RegistryClient
+from scorer.signals import version_signals
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "insights"
 SWITCH = "constructed-publisher-changed"

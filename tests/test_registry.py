@@ -8,9 +8,10 @@ import httpx
 import pytest
 from insights_fixtures import constructed, real, registry_server
 
+from scorer.atomic import write_atomic
 from scorer.errors import ConfigError
 from scorer.npmrc import Npmrc, RegistrySelection
-from scorer.registry import FetchResult, RegistryClient, atomic_write, document_path
+from scorer.registry import FetchResult, RegistryClient, document_path
 
 
 def docs() -> dict[str, dict[str, object]]:
@@ -152,7 +153,7 @@ def test_lockfile_derived_registry_is_https_only() -> None:
     assert document_path("@scope/name") == "@scope%2fname"
 
 
-def test_mock_transport_unit_and_atomic_write(tmp_path: Path) -> None:
+def test_mock_transport_unit_and_write_atomic(tmp_path: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"name": "x", "versions": {}})
 
@@ -163,6 +164,6 @@ def test_mock_transport_unit_and_atomic_write(tmp_path: Path) -> None:
         "x", "https://registry.example.invalid/", {"name": "x", "versions": {}}, "network"
     )
     target = tmp_path / "d" / "f.json"
-    atomic_write(target, b"one")
-    atomic_write(target, b"two")
+    write_atomic(target, b"one")
+    write_atomic(target, b"two")
     assert target.read_bytes() == b"two" and [p.name for p in target.parent.iterdir()] == ["f.json"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from insights_fixtures import constructed, real
 
-from scorer.registry import FetchResult, version_signals
+from scorer.registry import FetchResult
+from scorer.signals import version_signals
 
 
 def signals(doc: dict[str, object], version: str, name: str = "pkg"):  # type: ignore[no-untyped-def]

@@ -19,14 +19,13 @@ import fcntl
 import gc
 import json
 import os
-import secrets
-import stat
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scorer.atomic import write_atomic
 from scorer.errors import InputError
 from scorer.osv.advisories import Advisory, RecordError
 
@@ -256,36 +255,6 @@ def dump_database(advisories: Iterable[Advisory]) -> str:
         for a in sorted(advisories, key=lambda a: a.id)
     ]
     return _HEADER.decode() + ",\n".join(lines) + ("\n" if lines else "") + _FOOTER.decode()
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see the old or the new file, never a part:
-    a temporary file in the same directory, fsync, rename over, fsync the directory. The file
-    keeps its permissions; a new one gets the umask's (mkstemp's 0600 would hide a shared
-    database from its other readers)."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.fchmod(fd, stat.S_IMODE(path.stat().st_mode))
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    _fsync_directory(path.parent)
 
 
 @contextlib.contextmanager

@@ -24,9 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scorer.atomic import write_atomic
 from scorer.errors import InputError
 from scorer.osv.advisories import Advisory, AdvisoryIndex, RecordError
-from scorer.osv.database import load_database, paused_gc, record_spans, write_atomic
+from scorer.osv.database import load_database, paused_gc, record_spans
 
 CACHE_FORMAT = 2
 # name -> [[start, end, line], ...] for every record whose npm affected entries name it
