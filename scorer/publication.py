@@ -414,7 +414,7 @@ def show(
     """What `provscore insights show NAME@VERSION` prints. `echo` (e.g. a stderr printer) is
     told which registry and insights endpoint are used."""
     from scorer.insights.client import InsightsClient, resolve_endpoint
-    from scorer.npmrc import load_npmrc, select_registry
+    from scorer.npmrc import RegistrySelection, load_npmrc, select_registry
     from scorer.registry import RegistryClient
 
     env = os.environ if env is None else env
@@ -425,7 +425,13 @@ def show(
         from scorer.lockfiles import read_lockfile
 
         packages = read_lockfile(lockfile).packages
-    selection = select_registry(registry_url, env, npmrc, packages)
+    try:
+        selection = select_registry(registry_url, env, npmrc, packages)
+    except ConfigError:
+        if not (offline and snapshot_dir is not None):
+            raise
+        # A frozen snapshot records each document's registry: nothing else needs naming one.
+        selection = RegistrySelection(f"(snapshot {snapshot_dir})", "--offline --snapshot", True)
     registry = RegistryClient(
         selection,
         npmrc=npmrc,

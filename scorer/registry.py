@@ -169,8 +169,14 @@ class RegistryClient:
         if self.snapshot_dir is not None:
             path = self.snapshot_dir / f"{document_path(name)}.json"
             try:
-                doc = json.loads(path.read_bytes())["document"]
-                return FetchResult(name, registry, doc, "snapshot")
+                body = json.loads(path.read_bytes())
+                recorded = body.get("registry")
+                return FetchResult(
+                    name,
+                    recorded if isinstance(recorded, str) else registry,
+                    body["document"],
+                    "snapshot",
+                )
             except (OSError, ValueError, KeyError, TypeError):
                 return FetchResult(
                     name, registry, None, "none", f"offline: {name} is not in the snapshot"

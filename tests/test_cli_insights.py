@@ -151,3 +151,48 @@ def test_registry_from_lockfile_and_endpoint_from_config(insights_url: str, tmp_
     assert facts["publisher"]["value"]
     # The example data knows only pg: for this version the endpoint answers null.
     assert facts["tor"]["value"] is None
+
+
+def test_offline_snapshot_needs_no_registry_and_reads_back_the_same(
+    insights_url: str, tmp_path: Path
+) -> None:
+    snapshot = tmp_path / "frozen"
+    with registry_server({"has-package-exports": real("has-package-exports")}) as registry:
+        online = show(
+            "has-package-exports@1.0.0",
+            "--format",
+            "json",
+            "--registry",
+            registry.url,
+            "--snapshot",
+            str(snapshot),
+            "--insights-url",
+            insights_url,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            env_home=tmp_path,
+        )
+    assert online.returncode == 0, online.stderr
+    frozen = show(
+        "has-package-exports@1.0.0",
+        "--format",
+        "json",
+        "--offline",
+        "--snapshot",
+        str(snapshot),
+        env_home=tmp_path,
+    )
+    assert frozen.returncode == 0, frozen.stderr
+    assert json.loads(frozen.stdout)["facts"] == json.loads(online.stdout)["facts"]
+    missing = show(
+        "left-pad@1.3.0",
+        "--format",
+        "json",
+        "--offline",
+        "--snapshot",
+        str(snapshot),
+        env_home=tmp_path,
+    )
+    facts = json.loads(missing.stdout)["facts"]
+    assert facts["publisher"]["value"] is None
+    assert "not in the snapshot" in json.dumps(facts["publisher"])
