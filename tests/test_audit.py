@@ -411,6 +411,16 @@ def test_online_through_the_cli_exit_codes(tmp_path: Path, osv_api: MockOsvServe
     assert "127.0.0.1:9" in dead.stderr and dead.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://osv.example.invalid", "http://osv.example.invalid", "https://", "osv.example.invalid"],
+)
+def test_osv_url_must_be_https_or_loopback(tmp_path: Path, url: str) -> None:
+    result = cli(str(package_lock(tmp_path, BAD)), "--osv", "--osv-url", url, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "use https" in result.stderr
+
+
 def test_osv_and_compromised_exclude_each_other(tmp_path: Path) -> None:
     result = cli(str(package_lock(tmp_path, BAD)), "--osv", "--compromised", cwd=tmp_path)
     assert result.returncode == 2
