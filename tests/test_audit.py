@@ -273,6 +273,19 @@ def test_write_cache_merges_matching_records_into_the_default_database(tmp_path:
     assert {f.subject for f in again.findings} == {f.subject for f in first.findings}
 
 
+def test_default_database_from_env_then_config(tmp_path: Path) -> None:
+    lock = package_lock(tmp_path, BAD)
+    (tmp_path / "provscore.toml").write_text('compromised_db = "priv/db.json"\n')
+    first = audit(lock, tmp_path, db=DB, write_cache=True)
+    assert first.written[0][0] == tmp_path / "priv" / "db.json"
+    assert audit(lock, tmp_path).sources[0]["path"] == str(tmp_path / "priv" / "db.json")
+    elsewhere = tmp_path / "env.json"
+    env = {"PROVSCORE_COMPROMISED_DB": str(elsewhere)}
+    with pytest.raises(InputError) as info:  # the env database does not exist yet
+        audit(lock, tmp_path, env=env)
+    assert str(elsewhere) in str(info.value) and "--write-cache" in str(info.value)
+
+
 def test_json_stays_valid_when_writing(tmp_path: Path) -> None:
     lock = package_lock(tmp_path, BAD)
     project_db = tmp_path / "priv" / "compromised.json"
