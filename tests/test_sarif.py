@@ -54,50 +54,32 @@ def test_sarif_validates_against_the_official_schema(tmp_path: Path) -> None:
     assert not errors, [e.message for e in errors[:5]]
 
 
-def test_sarif_passes_the_sarif_multitool(tmp_path: Path) -> None:
-    out = tmp_path / "out.sarif"
-    out.write_text(json.dumps(sarif_for(tmp_path, sorted(KNOWN_BAD), tmp_path)))
-    verdict = tmp_path / "verdict.sarif"
-    subprocess.run(
-        [
-            str(tool("Sarif.Multitool")),
-            "validate",
-            str(out),
-            "-o",
-            str(verdict),
-            "--log",
-            "ForceOverwrite",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
+def multitool_errors(doc: dict[str, object], tmp: Path) -> list[dict[str, object]]:
+    """The error-level results of `Sarif.Multitool validate` on `doc`."""
+    out, verdict = tmp / "out.sarif", tmp / "verdict.sarif"
+    out.write_text(json.dumps(doc))
+    command = [
+        str(tool("Sarif.Multitool")),
+        "validate",
+        str(out),
+        "-o",
+        str(verdict),
+        "--log",
+        "ForceOverwrite",
+    ]
+    subprocess.run(command, capture_output=True, check=True, timeout=120)
     results = json.loads(verdict.read_text())["runs"][0]["results"]
-    assert [r for r in results if r.get("level") == "error"] == []
+    return [r for r in results if r.get("level") == "error"]
+
+
+def test_sarif_passes_the_sarif_multitool(tmp_path: Path) -> None:
+    assert multitool_errors(sarif_for(tmp_path, sorted(KNOWN_BAD), tmp_path), tmp_path) == []
 
 
 def test_the_multitool_does_reject_a_broken_log(tmp_path: Path) -> None:
     doc = sarif_for(tmp_path, [("chalk", "5.6.1")], tmp_path)
     del doc["version"]
-    out = tmp_path / "broken.sarif"
-    out.write_text(json.dumps(doc))
-    verdict = tmp_path / "verdict.sarif"
-    subprocess.run(
-        [
-            str(tool("Sarif.Multitool")),
-            "validate",
-            str(out),
-            "-o",
-            str(verdict),
-            "--log",
-            "ForceOverwrite",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    results = json.loads(verdict.read_text())["runs"][0]["results"]
-    assert any(r.get("level") == "error" for r in results)
+    assert multitool_errors(doc, tmp_path)
 
 
 def test_fingerprints_and_locations_are_stable(tmp_path: Path) -> None:
