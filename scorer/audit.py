@@ -215,22 +215,12 @@ def run_audit(
         _findings(lock.packages, hits, source) + extra,
         key=lambda f: (f.package.name, f.package.version, f.ids),
     )
-    flags, unused, expired = split_suppressed(
+    matched, unused, expired = split_suppressed(
         [(f.subject, f.ids) for f in found], config.suppressions, today
     )
-    active = tuple(f for f, hit in zip(found, flags, strict=True) if not hit)
+    active = tuple(f for f, by in zip(found, matched, strict=True) if by is None)
     suppressed = tuple(
-        SuppressedFinding(
-            f,
-            next(
-                s
-                for s in config.suppressions
-                if not s.expired(today)
-                and ((s.id is not None and s.id in f.ids) or s.package == f.subject)
-            ),
-        )
-        for f, hit in zip(found, flags, strict=True)
-        if hit
+        SuppressedFinding(f, by) for f, by in zip(found, matched, strict=True) if by is not None
     )
 
     written = []

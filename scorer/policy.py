@@ -47,21 +47,22 @@ def resolve_policy(
 
 def split_suppressed(
     findings: list[tuple[str, tuple[str, ...]]], suppressions: tuple[Suppression, ...], today: date
-) -> tuple[list[bool], list[Suppression], list[Suppression]]:
-    """For (subject, ids) findings: whether each is suppressed, the suppressions that matched
-    nothing, and those that have expired (which suppress nothing)."""
+) -> tuple[list[Suppression | None], list[Suppression], list[Suppression]]:
+    """For (subject, ids) findings: the first live suppression matching each (None: not
+    suppressed), the live suppressions that matched nothing, and the expired ones (which
+    suppress nothing)."""
     live = [s for s in suppressions if not s.expired(today)]
     expired = [s for s in suppressions if s.expired(today)]
     used: set[int] = set()
-    flags = []
+    matched: list[Suppression | None] = []
     for subject, ids in findings:
-        hit = False
-        for i, s in enumerate(live):
-            if (s.id is not None and s.id in ids) or (
-                s.package is not None and s.package == subject
-            ):
-                used.add(i)
-                hit = True
-        flags.append(hit)
+        hits = [
+            i
+            for i, s in enumerate(live)
+            if (s.id is not None and s.id in ids)
+            or (s.package is not None and s.package == subject)
+        ]
+        used.update(hits)
+        matched.append(live[hits[0]] if hits else None)
     unused = [s for i, s in enumerate(live) if i not in used]
-    return flags, unused, expired
+    return matched, unused, expired
