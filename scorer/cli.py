@@ -2,7 +2,7 @@
 
 This is the only place where exceptions become exit codes: a `ProvscoreError` prints one line
 on stderr and exits with the code its class carries (2 bad input or configuration, 3 a required
-source unreachable); usage errors exit 2 as click decides.
+source unreachable); usage errors exit 2 as typer decides.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from scorer import __version__
@@ -135,21 +134,26 @@ def lock_list(
         typer.echo(_list_text(lock))
 
 
+def _require(*modules: str) -> None:
+    """Fail with the install command, not an ImportError deep in a request, when the optional
+    insights dependencies are missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        from scorer.errors import ConfigError
+
+        raise ConfigError(f"{', '.join(missing)} not installed: pip install 'provscore[insights]'")
+
+
 def main() -> None:
+    # Standalone mode: typer reports usage errors itself (exit 2) and turns typer.Exit into the
+    # exit code; only provscore's own errors are translated here.
     try:
-        result = app(standalone_mode=False)
+        app()
     except ProvscoreError as exc:
         typer.echo(f"provscore: error: {safe(str(exc))}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        typer.echo("provscore: interrupted", err=True)
-        sys.exit(130)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    _exit(result if isinstance(result, int) else 0)
 
 
 def _exit(code: int) -> None:
@@ -243,7 +247,7 @@ def audit(
             show_default=False,
         ),
     ] = None,
-) -> int:
+) -> None:
     from scorer.audit import AuditOptions, run_audit
     from scorer.errors import ConfigError
     from scorer.report import OutputFormat, render
@@ -284,7 +288,7 @@ def audit(
                 f"{counts.updated} updated, {counts.unchanged} unchanged",
                 err=True,
             )
-    return report.exit_code
+    _exit(report.exit_code)
 
 
 def _progress() -> Any:
@@ -372,6 +376,8 @@ def insights_show(
     from scorer.publication import show
 
     config = find_config(lockfile.parent if lockfile else Path.cwd())
+    if insights_url or os.environ.get("PROVSCORE_INSIGHTS_URL") or config.get("insights_url"):
+        _require("gql", "graphql")
     out = show(
         spec,
         fmt=fmt,
@@ -406,6 +412,7 @@ def insights_serve(
     ] = 8000,
 ) -> None:
     """Serve the insights GraphQL schema over HTTP (POST /graphql) from local records."""
+    _require("ariadne", "uvicorn", "graphql")
     from scorer.insights.server import serve
 
     serve(data, host=host, port=port, echo=lambda line: typer.echo(line, err=False))

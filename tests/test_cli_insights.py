@@ -196,3 +196,11 @@ def test_offline_snapshot_needs_no_registry_and_reads_back_the_same(
     facts = json.loads(missing.stdout)["facts"]
     assert facts["publisher"]["value"] is None
     assert "not in the snapshot" in json.dumps(facts["publisher"])
+
+
+def test_missing_optional_dependency_names_the_extra() -> None:
+    from scorer.cli import _require
+    from scorer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"provscore\[insights\]"):
+        _require("graphql", "provscore_no_such_module")

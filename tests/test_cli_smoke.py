@@ -60,3 +60,15 @@ def test_missing_file_is_exit_2_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "package-lock.json: no such file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2_without_a_traceback() -> None:
+    for args in (
+        ["nosuch"],
+        ["lock", "list", "--format", "xml"],
+        ["audit", "--bogus"],
+        ["insights", "serve"],
+    ):
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr and "Usage" in result.stderr
