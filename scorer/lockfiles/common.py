@@ -21,15 +21,18 @@ from scorer.records import LockedPackage, Lockfile, SourceKind
 _NAME_PART = r"[A-Za-z0-9~!'()*-][A-Za-z0-9._~!'()*-]*"
 _NAME = re.compile(rf"(?:@{_NAME_PART}/)?{_NAME_PART}")
 _NAME_MAX = 214
+_NAME_MATCH = _NAME.fullmatch
 
 # SemVer 2.0 as npm writes versions into lockfiles (already normalised, no leading "v").
 _SEMVER = re.compile(
     r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
+_SEMVER_MATCH = _SEMVER.fullmatch
 # Non-registry entries may carry a spec instead of a version ("file:../x", a git URL): printable
 # ASCII and no whitespace, bounded in length.
 _SPEC = re.compile(r"[!-~]{1,1024}")
+_SPEC_MATCH = _SPEC.fullmatch
 _GIT_PREFIXES = ("git+", "git:", "git@", "github:", "gitlab:", "bitbucket:", "gist:")
 _GIT_HOST_TARBALLS = ("codeload.github.com", "gitlab.com", "bitbucket.org")
 
@@ -152,29 +155,55 @@ class Collector:
         peer: bool | None = None,
         line: int | None = None,
     ) -> None:
-        real = check_name(self.path, name, line)
-        ver = check_version(self.path, real, version, source, line)
+        # The common case (a valid registry entry) is checked inline: this runs once per entry
+        # of lockfiles with tens of thousands of them.
+        if type(name) is str and len(name) <= _NAME_MAX and _NAME_MATCH(name):
+            real = name
+        else:
+            real = check_name(self.path, name, line)
+        if not (
+            source is SourceKind.REGISTRY
+            and type(version) is str
+            and len(version) <= 256
+            and _SEMVER_MATCH(version)
+        ):
+            check_version(self.path, real, version, source, line)
+        ver: str = version  # type: ignore[assignment]  # checked just above
         if alias is not None and alias != real:
             check_name(self.path, alias, line)
         else:
             alias = None
         # Some writers (npm_ex) record a missing value as "": that is absent, not a value.
-        resolved, integrity = resolved or None, integrity or None
-        for label, text in (("resolved", resolved), ("integrity", integrity)):
-            if text is not None and (not isinstance(text, str) or not _SPEC.fullmatch(text)):
-                raise InputError(self.path, f"{real}@{ver}: invalid {label} {text!r}"[:200], line)
+        if resolved is not None and (not resolved or not self._text_ok(resolved)):
+            resolved = self._checked(resolved, "resolved", real, ver, line)
+        if integrity is not None and (not integrity or not self._text_ok(integrity)):
+            integrity = self._checked(integrity, "integrity", real, ver, line)
         key = (real, ver, source)
         occ = self._seen.get(key)
         if occ is None:
             occ = self._seen[key] = _Occurrences()
+            occ.resolved, occ.integrity = resolved, integrity
+            occ.dev, occ.optional, occ.peer = dev, optional, peer
+        else:
+            occ.resolved = occ.resolved or resolved
+            occ.integrity = occ.integrity or integrity
+            occ.dev = _fold(occ.dev, dev)
+            occ.optional = _fold(occ.optional, optional)
+            occ.peer = _fold(occ.peer, peer)
         if alias:
             occ.aliases.add(alias)
         occ.paths.append(where)
-        occ.resolved = occ.resolved or resolved
-        occ.integrity = occ.integrity or integrity
-        occ.dev = _fold(occ.dev, dev)
-        occ.optional = _fold(occ.optional, optional)
-        occ.peer = _fold(occ.peer, peer)
+
+    @staticmethod
+    def _text_ok(text: object) -> bool:
+        return type(text) is str and _SPEC_MATCH(text) is not None
+
+    def _checked(
+        self, text: object, label: str, name: str, version: str, line: int | None
+    ) -> str | None:
+        if text == "":
+            return None
+        raise InputError(self.path, f"{name}@{version}: invalid {label} {text!r}"[:200], line)
 
     def lockfile(self, fmt: str) -> Lockfile:
         packages = [

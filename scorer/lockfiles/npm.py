@@ -29,6 +29,7 @@ from scorer.lockfiles.common import (
 from scorer.records import Lockfile, SourceKind
 
 _NM = "node_modules/"
+_FLAGS = frozenset({"dev", "optional", "devOptional", "peer"})
 
 
 def read_package_lock(path: Path, text: str) -> Lockfile:
@@ -164,18 +165,23 @@ def _add_v2(
         source = _source(resolved if isinstance(resolved, str) else None, str(name), str(version))
     else:
         source, resolved = local_kind, None
-    dev_optional = flag(col.path, entry, "devOptional", key)
+    dev = optional = peer = False
+    if _FLAGS.intersection(entry):  # most entries carry none of them
+        dev_optional = flag(col.path, entry, "devOptional", key)
+        dev = bool(flag(col.path, entry, "dev", key)) and not dev_optional
+        optional = bool(flag(col.path, entry, "optional", key)) or bool(dev_optional)
+        peer = bool(flag(col.path, entry, "peer", key))
     col.add(
         name,
         version,
         source,
         where,
-        alias=install_name if _NM in where and install_name != name else None,
+        alias=install_name if install_name != name and _NM in where else None,
         resolved=resolved,
         integrity=entry.get("integrity"),
-        dev=flag(col.path, entry, "dev", key) and not dev_optional,
-        optional=flag(col.path, entry, "optional", key) or dev_optional,
-        peer=flag(col.path, entry, "peer", key),
+        dev=dev,
+        optional=optional,
+        peer=peer,
     )
 
 
