@@ -1,4 +1,4 @@
-"""The terminal report: one block per finding, then a summary line.
+"""The terminal report: a header, a table of findings (rich), then notes and a summary line.
 
 Everything that comes from a lockfile or an advisory goes through `safe()`, so an advisory
 summary or a package name cannot move the cursor, recolour the terminal or hide text.
@@ -24,6 +24,33 @@ def _source_line(report: AuditReport) -> str:
     return f"{report.mode}: " + "; ".join(parts)
 
 
+def _table(report: AuditReport, width: int = 120) -> str:
+    """Findings as a table. Cells are `Text` built from `safe()` strings: rich never reads
+    markup from them, and escapes are already visible text."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for column in ("level", "package", "version", "advisories", "summary", "installed at"):
+        table.add_column(column, overflow="fold")
+    label = _LABEL[report.level]
+    for f in report.findings:
+        where = f.package.paths[0] if f.package.paths else ""
+        if len(f.package.paths) > 1:
+            where += f" (+{len(f.package.paths) - 1} more)"
+        if f.package.aliases:
+            where += f" as {', '.join(f.package.aliases)}"
+        summary = (f.summary or "") + (f" [{f.note}]" if f.note else "")
+        cells = (label, f.package.name, f.package.version, ", ".join(f.ids), summary, where)
+        table.add_row(*(Text(safe(c)) for c in cells))
+    buffer = StringIO()
+    Console(file=buffer, width=width, color_system=None, highlight=False).print(table)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
 def render_text(report: AuditReport) -> str:
     lock = report.lockfile
     lines = [
@@ -32,21 +59,8 @@ def render_text(report: AuditReport) -> str:
             f"{report.checked} checked against {_source_line(report)}"
         )
     ]
-    if report.policy.value != "off":
-        for f in report.findings:
-            label = _LABEL[report.level]
-            lines.append(safe(f"{label:5}  {f.subject}  {', '.join(f.ids)}"))
-            if f.summary:
-                lines.append("       " + safe(f.summary))
-            if f.package.aliases:
-                lines.append("       installed as " + safe(", ".join(f.package.aliases)))
-            lines.append(
-                "       at "
-                + safe(", ".join(f.package.paths[:5]))
-                + (f" (+{len(f.package.paths) - 5} more)" if len(f.package.paths) > 5 else "")
-            )
-            if f.note:
-                lines.append("       " + safe(f.note))
+    if report.policy.value != "off" and report.findings:
+        lines.append(_table(report))
     for s in report.suppressed:
         lines.append(
             safe(f"suppressed  {s.finding.subject}  {', '.join(s.finding.ids)}  ({s.by.reason})")
