@@ -131,3 +131,38 @@ def test_every_registry_package_has_a_semver_version(case: str) -> None:
         assert pkg.paths, pkg
         if pkg.source is SourceKind.REGISTRY:
             assert pkg.version[0].isdigit(), pkg
+
+
+@pytest.mark.parametrize("case", ["pnpm5-large", "pnpm6-large"])
+def test_pnpm_dev_flags_match_the_importers(case: str) -> None:
+    """pnpm 5/6 leave `dev` out for packages both production and dev need: those are not
+    dev-only. Checked against the closures of the root importer's two dependency sections."""
+    import yaml
+
+    path = FIXTURES / case / "pnpm-lock.yaml"
+    data = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+    packages, root = data["packages"], data.get("importers", {}).get(".", data)
+
+    def key(name: str, ref: object) -> str:
+        ref = ref["version"] if isinstance(ref, dict) else str(ref)
+        if ref.startswith("/"):
+            return ref
+        return f"/{name}/{ref}" if case.startswith("pnpm5") else f"/{name}@{ref}"
+
+    def closure(section: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [key(n, r) for n, r in (root.get(section) or {}).items()]
+        while todo:
+            k = todo.pop()
+            if k in seen or k not in packages:
+                continue
+            seen.add(k)
+            for deps in ("dependencies", "optionalDependencies"):
+                todo += [key(n, r) for n, r in (packages[k].get(deps) or {}).items()]
+        return seen
+
+    dev_only = closure("devDependencies") - closure("dependencies")
+    lock = read_lockfile(path)
+    assert len(dev_only) > 1000
+    for pkg in lock.packages:  # paths are the packages keys (one per peer variant)
+        assert pkg.dev is (all(p in dev_only for p in pkg.paths)), pkg

@@ -65,7 +65,7 @@ def read_pnpm(path: Path, text: str) -> Lockfile:
                         resolved=resolved,
                         integrity=_integrity(entry),
                         dev=_opt_flag(path, meta, "dev", major),
-                        optional=_opt_flag(path, meta, "optional", major, absent=False),
+                        optional=_opt_flag(path, meta, "optional", major),
                     )
         except InputError as exc:
             raise InputError(path, exc.problem, line_of(text, key)) from None
@@ -121,13 +121,13 @@ def _integrity(entry: dict[str, Any]) -> str | None:
     return _text(res.get("integrity")) if isinstance(res, dict) else None
 
 
-def _opt_flag(
-    path: Path, meta: dict[str, Any], key: str, major: str, absent: bool | None = None
-) -> bool | None:
-    """pnpm 5/6 write `dev: true|false` on every package; 9.0 does not record dev at all."""
+def _opt_flag(path: Path, meta: dict[str, Any], key: str, major: str) -> bool | None:
+    """pnpm 5/6 write `dev: true` (dev only), `dev: false` (production only) and leave `dev` out
+    for a package both need, so absent is "not dev-only" (checked against the importers' closures
+    in tests); `optional` is written only when true. 9.0 records no dev flag at all: unknown."""
     if key == "dev" and major == "9":
         return None
-    value = meta.get(key, absent)
+    value = meta.get(key, False)
     if value is not None and not isinstance(value, bool):
         raise InputError(path, f"{key} is {value!r}, expected true or false")
     return value
