@@ -166,3 +166,19 @@ def test_pnpm_dev_flags_match_the_importers(case: str) -> None:
     assert len(dev_only) > 1000
     for pkg in lock.packages:  # paths are the packages keys (one per peer variant)
         assert pkg.dev is (all(p in dev_only for p in pkg.paths)), pkg
+
+
+@pytest.mark.parametrize("size", ["tiny", "tricky", "frontend", "large"])
+def test_pnpm9_dev_flags_agree_with_what_pnpm8_recorded(size: str) -> None:
+    """pnpm 9 writes no dev flag; provscore derives it from the graph. pnpm 8 (lockfile 6.0)
+    still recorded it for the same dependency set: the two must agree package for package."""
+    derived = {
+        p.key: p.dev for p in read_lockfile(FIXTURES / f"pnpm9-{size}/pnpm-lock.yaml").packages
+    }
+    recorded = {
+        p.key: p.dev for p in read_lockfile(FIXTURES / f"pnpm6-{size}/pnpm-lock.yaml").packages
+    }
+    common = set(derived) & set(recorded)
+    assert len(common) >= 0.95 * len(derived)
+    assert {k: derived[k] for k in common} == {k: recorded[k] for k in common}
+    assert None not in derived.values()

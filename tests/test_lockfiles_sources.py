@@ -105,7 +105,7 @@ snapshots:
         "linked": SourceKind.LINK,
     }
     b = next(p for p in lock_read.packages if p.name == "b")
-    assert b.optional is True and b.dev is None  # pnpm 9 does not record dev
+    assert b.optional is True and b.dev is False  # pnpm 9: derived from the graph (unreachable)
 
 
 PATCHED = "resolve@patch:resolve@npm%3A1.22.8#optional!builtin<compat/resolve>::version=1.22.8"

@@ -42,6 +42,7 @@ def read_pnpm(path: Path, text: str) -> Lockfile:
     packages = expect_dict(path, data.get("packages") or {}, "packages")
     snapshots = expect_dict(path, data.get("snapshots") or {}, "snapshots")
     aliases = _aliases(data, packages, snapshots, major)
+    dev_only = _dev_only_snapshots(data, snapshots) if major == "9" else None
     by_package: dict[str, list[str]] = {}
     for key in snapshots:
         by_package.setdefault(_strip_peers(str(key)), []).append(str(key))
@@ -64,12 +65,14 @@ def read_pnpm(path: Path, text: str) -> Lockfile:
                         alias=alias,
                         resolved=resolved,
                         integrity=_integrity(entry),
-                        dev=_opt_flag(path, meta, "dev", major),
+                        dev=(w in dev_only)
+                        if dev_only is not None
+                        else _opt_flag(path, meta, "dev", major),
                         optional=_opt_flag(path, meta, "optional", major),
                     )
         except InputError as exc:
             raise InputError(path, exc.problem, line_of(text, key)) from None
-    _add_links(col, data, text, major)
+    _add_links(col, data, text)
     return col.lockfile(f"pnpm@{version}")
 
 
@@ -121,12 +124,50 @@ def _integrity(entry: dict[str, Any]) -> str | None:
     return _text(res.get("integrity")) if isinstance(res, dict) else None
 
 
+def _dev_only_snapshots(data: dict[str, Any], snapshots: dict[str, Any]) -> set[str]:
+    """pnpm 9 no longer writes `dev`; it follows from the graph it does write. The snapshot keys
+    reachable from some importer's devDependencies and from no importer's dependencies or
+    optionalDependencies are dev-only (what pnpm 5/6 wrote as `dev: true`)."""
+
+    def key(name: str, value: object) -> str | None:
+        ref = value.get("version") if isinstance(value, dict) else value
+        if not isinstance(ref, str):
+            return None
+        # An alias names its package (`real@1.0.0(peer@2.0.0)`); a plain reference is a version
+        # (or `file:`/`link:` spec). Keys that name no snapshot (links) end the walk there.
+        return ref if ref in snapshots else f"{name}@{ref}"
+
+    def closure(sections: tuple[str, ...]) -> set[str]:
+        todo = [
+            k
+            for project in _importers(data).values()
+            if isinstance(project, dict)
+            for section in sections
+            if isinstance(project.get(section), dict)
+            for name, value in project[section].items()
+            if (k := key(str(name), value)) is not None
+        ]
+        seen: set[str] = set()
+        while todo:
+            current = todo.pop()
+            if current in seen or current not in snapshots:
+                continue
+            seen.add(current)
+            node = snapshots[current] if isinstance(snapshots[current], dict) else {}
+            for section in ("dependencies", "optionalDependencies"):
+                deps = node.get(section)
+                if isinstance(deps, dict):
+                    todo += [k for n, v in deps.items() if (k := key(str(n), v)) is not None]
+        return seen
+
+    return closure(("devDependencies",)) - closure(("dependencies", "optionalDependencies"))
+
+
 def _opt_flag(path: Path, meta: dict[str, Any], key: str, major: str) -> bool | None:
     """pnpm 5/6 write `dev: true` (dev only), `dev: false` (production only) and leave `dev` out
     for a package both need, so absent is "not dev-only" (checked against the importers' closures
-    in tests); `optional` is written only when true. 9.0 records no dev flag at all: unknown."""
-    if key == "dev" and major == "9":
-        return None
+    in tests); `optional` is written only when true. (pnpm 9's dev-only set is derived from its
+    graph instead: `_dev_only_snapshots`.)"""
     value = meta.get(key, False)
     if value is not None and not isinstance(value, bool):
         raise InputError(path, f"{key} is {value!r}, expected true or false")
@@ -171,7 +212,7 @@ def _aliases(
     return found
 
 
-def _add_links(col: Collector, data: dict[str, Any], text: str, major: str) -> None:
+def _add_links(col: Collector, data: dict[str, Any], text: str) -> None:
     """Workspace and `link:` dependencies are recorded only by the importers that use them."""
     importers = _importers(data)
     for importer, raw in importers.items():
@@ -192,7 +233,7 @@ def _add_links(col: Collector, data: dict[str, Any], text: str, major: str) -> N
                         ref,
                         kind,
                         f"{importer}>{install}",
-                        dev=section == "devDependencies" if major != "9" else None,
+                        dev=section == "devDependencies",
                     )
                 except InputError as exc:
                     raise InputError(col.path, exc.problem, line_of(text, ref)) from None
