@@ -42,9 +42,12 @@ def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_format_is_covered() -> None:
-    assert sorted(
-        ["berry", "bun1", "npm1", "npm2", "npm3", "npm_ex", "pnpm5", "pnpm6", "pnpm9", "yarn1"]
-    ) == FORMATS
+    assert (
+        sorted(
+            ["berry", "bun1", "npm1", "npm2", "npm3", "npm_ex", "pnpm5", "pnpm6", "pnpm9", "yarn1"]
+        )
+        == FORMATS
+    )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
