@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from scorer.lockfiles import LOCKFILE_NAMES, read_lockfile
-from scorer.lockfiles.bun import strip_trailing_commas
+from scorer.lockfiles.bun import entry_meta, resolve, strip_trailing_commas
 from scorer.records import Lockfile, SourceKind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lockfiles"
@@ -55,30 +56,23 @@ def _bun_platform_only(case: Path) -> set[Pair]:
     data = json.loads(strip_trailing_commas(lock.read_text()))
     packages = data["packages"]
 
-    def meta(key: str) -> dict[str, dict[str, str]]:
-        entry = packages[key]
-        return next((e for e in entry[1:3] if isinstance(e, dict)), {})
+    def meta(key: str) -> dict[str, Any]:
+        return entry_meta(packages[key])
 
-    def resolve(holder: str, dep: str) -> str | None:
-        # Node resolution over bun's keys: the nearest enclosing path that holds `dep`.
-        parts = holder.split("/") if holder else []
-        for cut in range(len(parts), -1, -1):
-            key = "/".join([*parts[:cut], dep])
-            if key in packages:
-                return key
-        return None
+    def resolve_(holder: str, dep: str) -> str | None:
+        return resolve(packages, holder, dep)
 
     deps = ("dependencies", "optionalDependencies", "peerDependencies")
     roots = [d for ws in data.get("workspaces", {}).values() for s in deps for d in ws.get(s, {})]
     reached: set[str] = set()
-    todo = [k for d in roots if (k := resolve("", d)) is not None]
+    todo = [k for d in roots if (k := resolve_("", d)) is not None]
     while todo:
         key = todo.pop()
         info = meta(key)
         if key in reached or "os" in info or "cpu" in info:
             continue
         reached.add(key)
-        todo += [k for s in deps for d in info.get(s, {}) if (k := resolve(key, d)) is not None]
+        todo += [k for s in deps for d in info.get(s, {}) if (k := resolve_(key, d)) is not None]
     listed = {tuple(packages[k][0].rsplit("@", 1)) for k in reached}
     every = {tuple(e[0].rsplit("@", 1)) for e in packages.values()}
     return every - listed  # type: ignore[return-value]
@@ -180,5 +174,28 @@ def test_pnpm9_dev_flags_agree_with_what_pnpm8_recorded(size: str) -> None:
     }
     common = set(derived) & set(recorded)
     assert len(common) >= 0.95 * len(derived)
+    assert {k: derived[k] for k in common} == {k: recorded[k] for k in common}
+    assert None not in derived.values()
+
+
+# bun 1.4.5 nests sax@1.6.1 under xml2js, which aws-sdk needs in production; npm satisfies
+# xml2js's `sax >=0.6.0` with the hoisted sax@1.2.1 and installs 1.6.1 only for dev tools.
+BUN_RESOLVED_DIFFERENTLY = {("bun-large", ("sax", "1.6.1"))}
+
+
+@pytest.mark.parametrize(
+    "case", [f"{b}-{s}" for b in ("bun1", "bun") for s in ("tiny", "tricky", "frontend", "large")]
+)
+def test_bun_dev_flags_agree_with_what_npm_recorded(case: str) -> None:
+    """bun.lock writes no dev flag; provscore derives it from the workspaces and packages graph.
+    npm records it for the same dependency set: the two must agree on the packages both hold,
+    except where the managers resolved a dependency to different versions (listed above)."""
+    size = case.split("-", 1)[1]
+    derived = {p.key: p.dev for p in read_lockfile(FIXTURES / case / "bun.lock").packages}
+    recorded = {
+        p.key: p.dev for p in read_lockfile(FIXTURES / f"npm3-{size}/package-lock.json").packages
+    }
+    common = {k for k in set(derived) & set(recorded) if (case, k) not in BUN_RESOLVED_DIFFERENTLY}
+    assert len(common) >= 0.5 * len(derived)
     assert {k: derived[k] for k in common} == {k: recorded[k] for k in common}
     assert None not in derived.values()

@@ -46,10 +46,12 @@ def read_bun(path: Path, text: str) -> Lockfile:
         '"lockfileVersion"',
     )
     workspaces = expect_dict(path, data.get("workspaces", {}), "workspaces")
+    packages = expect_dict(path, data.get("packages", {}), "packages")
     col = Collector(path)
-    for key, raw in expect_dict(path, data.get("packages", {}), "packages").items():
+    dev = dev_only_keys(workspaces, packages)
+    for key, raw in packages.items():
         try:
-            _add(col, key, raw, workspaces)
+            _add(col, key, raw, workspaces, key in dev)
         except InputError as exc:
             raise InputError(path, exc.problem, line_of(text, f'"{key}":')) from None
     return col.lockfile(f"bun@{version}")
@@ -66,7 +68,67 @@ def _install_path(key: str) -> tuple[str, str]:
     return "node_modules/" + "/node_modules/".join(names), names[-1]
 
 
-def _add(col: Collector, key: str, raw: object, workspaces: dict[str, Any]) -> None:
+def resolve(packages: dict[str, Any], holder: str, dep: str) -> str | None:
+    """The packages key a dependency named `dep` of the package at `holder` resolves to: Node's
+    lookup over bun's keys, nearest enclosing path first ("" is the project root)."""
+    parts = holder.split("/") if holder else []
+    for cut in range(len(parts), -1, -1):
+        key = "/".join([*parts[:cut], dep])
+        if key in packages:
+            return key
+    return None
+
+
+def entry_meta(entry: object) -> dict[str, Any]:
+    """The metadata object of a packages entry (its dependencies, os, cpu, ...), or {}."""
+    if not isinstance(entry, list):
+        return {}
+    return next((e for e in entry[1:3] if isinstance(e, dict)), {})
+
+
+_WALKED = ("dependencies", "optionalDependencies", "peerDependencies")
+
+
+def dev_only_keys(workspaces: dict[str, Any], packages: dict[str, Any]) -> set[str]:
+    """bun.lock records no dev flag, but it records the workspaces' dependency sections and every
+    package's dependencies: the keys some devDependencies reach and no other section does are
+    dev-only. A workspace's own dependencies nest under its package name."""
+
+    def closure(sections: tuple[str, ...]) -> set[str]:
+        todo: list[str] = []
+        for where, space in workspaces.items():
+            if not isinstance(space, dict):
+                continue
+            holder = "" if where == "" else str(space.get("name", ""))
+            for section in sections:
+                deps = space.get(section)
+                if isinstance(deps, dict):
+                    todo += [k for d in deps if (k := resolve(packages, holder, str(d)))]
+        seen: set[str] = set()
+        while todo:
+            key = todo.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            meta = entry_meta(packages[key])
+            # An optional peer is satisfied only if something else installs it: not an edge.
+            optional_peers = meta.get("optionalPeers")
+            skip = set(optional_peers) if isinstance(optional_peers, list) else set()
+            for section in _WALKED:
+                deps = meta.get(section)
+                if isinstance(deps, dict):
+                    todo += [
+                        k
+                        for d in deps
+                        if not (section == "peerDependencies" and d in skip)
+                        and (k := resolve(packages, key, str(d)))
+                    ]
+        return seen
+
+    return closure(("devDependencies",)) - closure(_WALKED)
+
+
+def _add(col: Collector, key: str, raw: object, workspaces: dict[str, Any], dev: bool) -> None:
     if not isinstance(raw, list) or not raw or not isinstance(raw[0], str):
         raise InputError(col.path, f'packages entry {key!r} is not ["name@reference", ...]')
     where, install = _install_path(key)
@@ -88,4 +150,13 @@ def _add(col: Collector, key: str, raw: object, workspaces: dict[str, Any]) -> N
     else:
         source, version, resolved = classify_url(ref) or SourceKind.TARBALL, ref, ref
         integrity = None
-    col.add(name, version, source, where, alias=install, resolved=resolved, integrity=integrity)
+    col.add(
+        name,
+        version,
+        source,
+        where,
+        alias=install,
+        resolved=resolved,
+        integrity=integrity,
+        dev=dev,
+    )
