@@ -34,14 +34,14 @@ HOW_TO_CREATE = (
 )
 
 
-def default_db(env: Mapping[str, str], config: Config, home: Path) -> tuple[Path, str]:
+def default_db(env: Mapping[str, str], config: Config, home: Path) -> Path:
     """The shared database: PROVSCORE_COMPROMISED_DB, then config, then ~/.provscore/..."""
     if env.get(DB_ENV):
-        return Path(env[DB_ENV]).expanduser(), DB_ENV
+        return Path(env[DB_ENV]).expanduser()
     configured = config.get("compromised_db")
     if configured and config.path is not None:
-        return (config.path.parent / Path(configured).expanduser()), f"{config.path}"
-    return home / ".provscore" / "security" / "compromised_packages.json", "default"
+        return config.path.parent / Path(configured).expanduser()
+    return home / ".provscore" / "security" / "compromised_packages.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +104,31 @@ class AuditReport:
         return 1 if self.policy is Policy.ERROR and self.findings else 0
 
 
+def _incidents(
+    pkg: LockedPackage, advisories: Sequence[Advisory], source: str, note: str | None = None
+) -> list[Finding]:
+    """One finding per incident (records linked by aliases) among a package's advisories."""
+    return [
+        Finding(
+            pkg,
+            incident_ids(group),
+            next((a.summary for a in group if a.summary), None),
+            source,
+            note,
+        )
+        for group in group_advisories(advisories)
+    ]
+
+
 def _findings(
     packages: Sequence[LockedPackage], hits: Sequence[tuple[Advisory, ...]], source: str
 ) -> list[Finding]:
-    out = []
-    for pkg, advisories in zip(packages, hits, strict=True):
-        if not advisories:
-            continue
-        for group in group_advisories(advisories):
-            summary = next((a.summary for a in group if a.summary), None)
-            out.append(Finding(pkg, incident_ids(group), summary, source))
-    return out
+    return [
+        f
+        for pkg, advisories in zip(packages, hits, strict=True)
+        if advisories
+        for f in _incidents(pkg, advisories, source)
+    ]
 
 
 def _api_only(
@@ -136,17 +150,9 @@ def _api_only(
             for i in ids_by_package.get(pkg.key, ())
             if i in by_id and i not in have and by_id[i].malicious and not by_id[i].is_withdrawn
         ]
-        for group in group_advisories(extra):
-            summary = next((a.summary for a in group if a.summary), None)
-            out.append(
-                Finding(
-                    pkg,
-                    incident_ids(group),
-                    summary,
-                    "online",
-                    note="reported by the OSV API; its ranges did not match locally",
-                )
-            )
+        out += _incidents(
+            pkg, extra, "online", "reported by the OSV API; its ranges did not match locally"
+        )
     return out
 
 
@@ -176,7 +182,7 @@ def run_audit(
     lock = read_lockfile(options.lockfile)
     config = find_config(options.lockfile.parent)
     policy, origin = resolve_policy(options.policy, env, config)
-    cache_path, _ = default_db(env, config, home)
+    cache_path = default_db(env, config, home)
     registry = [p for p in lock.packages if p.source is SourceKind.REGISTRY]
 
     extra: list[Finding] = []

@@ -59,20 +59,31 @@ class RegistrySignals:
         return dict(self.reasons).get(field_name)
 
 
+def _without_facts(
+    fetched: FetchResult,
+    version: str,
+    created: str | None,
+    reasons: list[tuple[str, str]],
+    why: str,
+) -> RegistrySignals:
+    """Signals when the version's own facts are unknown (and so its predecessor's), for `why`."""
+    return RegistrySignals(
+        fetched.name,
+        version,
+        fetched.registry,
+        None,
+        None,
+        created,
+        (*reasons, ("current", why), ("previous", why)),
+    )
+
+
 def version_signals(fetched: FetchResult, version: str) -> RegistrySignals:
     """Signals for `version` from a fetched document (pure; no I/O, no clock)."""
     doc = fetched.document
     if doc is None:
         why = fetched.reason or "no registry document"
-        return RegistrySignals(
-            fetched.name,
-            version,
-            fetched.registry,
-            None,
-            None,
-            None,
-            (("current", why), ("previous", why), ("package_created_at", why)),
-        )
+        return _without_facts(fetched, version, None, [("package_created_at", why)], why)
     versions: Mapping[str, Any] = _mapping(doc.get("versions"))
     times: Mapping[str, Any] = _mapping(doc.get("time"))
     reasons: list[tuple[str, str]] = []
@@ -83,15 +94,7 @@ def version_signals(fetched: FetchResult, version: str) -> RegistrySignals:
     manifest = versions.get(version)
     if not isinstance(manifest, dict):
         why = f"{version} is not in the registry document (unpublished or never published)"
-        return RegistrySignals(
-            fetched.name,
-            version,
-            fetched.registry,
-            None,
-            None,
-            created,
-            (*reasons, ("current", why), ("previous", why)),
-        )
+        return _without_facts(fetched, version, created, reasons, why)
     current = _facts(version, manifest, times, doc, faithful)
     previous_version, why_none = _previous(version, versions, times)
     previous = None

@@ -44,6 +44,13 @@ def insights_url() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+@pytest.fixture
+def registry_url() -> Iterator[str]:
+    """A local registry holding one real packument (has-package-exports), not pg."""
+    with registry_server({"has-package-exports": real("has-package-exports")}) as registry:
+        yield registry.url
+
+
 def show(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "scorer", "insights", "show", *args],
@@ -55,20 +62,19 @@ def show(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_published_pg_example(insights_url: str, tmp_path: Path) -> None:
-    with registry_server({"has-package-exports": real("has-package-exports")}) as registry:
-        result = show(
-            "pg@7.12.0",
-            "--format",
-            "json",
-            "--insights-url",
-            insights_url,
-            "--registry",
-            registry.url,
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            env_home=tmp_path,
-        )
+def test_published_pg_example(insights_url: str, registry_url: str, tmp_path: Path) -> None:
+    result = show(
+        "pg@7.12.0",
+        "--format",
+        "json",
+        "--insights-url",
+        insights_url,
+        "--registry",
+        registry_url,
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        env_home=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert f"insights: {insights_url}" in result.stderr
     doc = json.loads(result.stdout)
@@ -82,18 +88,17 @@ def test_published_pg_example(insights_url: str, tmp_path: Path) -> None:
     assert "404" in json.dumps(facts["provenance"])
 
 
-def test_no_insights_endpoint_is_unknown_not_safe(tmp_path: Path) -> None:
-    with registry_server({"has-package-exports": real("has-package-exports")}) as registry:
-        result = show(
-            "has-package-exports@1.0.0",
-            "--format",
-            "json",
-            "--registry",
-            registry.url,
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            env_home=tmp_path,
-        )
+def test_no_insights_endpoint_is_unknown_not_safe(registry_url: str, tmp_path: Path) -> None:
+    result = show(
+        "has-package-exports@1.0.0",
+        "--format",
+        "json",
+        "--registry",
+        registry_url,
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        env_home=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     facts = json.loads(result.stdout)["facts"]
     assert facts["tor"]["value"] is None and facts["tfa"]["value"] is None
@@ -114,36 +119,31 @@ def test_bad_data_file_is_exit_2(tmp_path: Path) -> None:
     assert str(bad) in result.stderr
 
 
-def test_registry_from_lockfile_and_endpoint_from_config(insights_url: str, tmp_path: Path) -> None:
-    with registry_server({"has-package-exports": real("has-package-exports")}) as registry:
-        base = registry.url.rstrip("/")
-        tarball = "has-package-exports/-/has-package-exports-1.0.0.tgz"
-        lock = tmp_path / "package-lock.json"
-        lock.write_text(
-            json.dumps(
-                {
-                    "lockfileVersion": 3,
-                    "packages": {
-                        "": {"name": "app"},
-                        "node_modules/has-package-exports": {
-                            "version": "1.0.0",
-                            "resolved": f"{base}/{tarball}",
-                        },
-                    },
-                }
-            )
+def test_registry_from_lockfile_and_endpoint_from_config(
+    insights_url: str, registry_url: str, tmp_path: Path
+) -> None:
+    tarball = "has-package-exports/-/has-package-exports-1.0.0.tgz"
+    entry = {"version": "1.0.0", "resolved": f"{registry_url.rstrip('/')}/{tarball}"}
+    lock = tmp_path / "package-lock.json"
+    lock.write_text(
+        json.dumps(
+            {
+                "lockfileVersion": 3,
+                "packages": {"": {"name": "app"}, "node_modules/has-package-exports": entry},
+            }
         )
-        (tmp_path / "provscore.toml").write_text(f'insights_url = "{insights_url}"\n')
-        result = show(
-            "has-package-exports@1.0.0",
-            "--format",
-            "json",
-            "--lockfile",
-            str(lock),
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            env_home=tmp_path,
-        )
+    )
+    (tmp_path / "provscore.toml").write_text(f'insights_url = "{insights_url}"\n')
+    result = show(
+        "has-package-exports@1.0.0",
+        "--format",
+        "json",
+        "--lockfile",
+        str(lock),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        env_home=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "the lockfile's resolved URLs" in result.stderr
     assert f"insights: {insights_url}" in result.stderr
@@ -154,24 +154,23 @@ def test_registry_from_lockfile_and_endpoint_from_config(insights_url: str, tmp_
 
 
 def test_offline_snapshot_needs_no_registry_and_reads_back_the_same(
-    insights_url: str, tmp_path: Path
+    insights_url: str, registry_url: str, tmp_path: Path
 ) -> None:
     snapshot = tmp_path / "frozen"
-    with registry_server({"has-package-exports": real("has-package-exports")}) as registry:
-        online = show(
-            "has-package-exports@1.0.0",
-            "--format",
-            "json",
-            "--registry",
-            registry.url,
-            "--snapshot",
-            str(snapshot),
-            "--insights-url",
-            insights_url,
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            env_home=tmp_path,
-        )
+    online = show(
+        "has-package-exports@1.0.0",
+        "--format",
+        "json",
+        "--registry",
+        registry_url,
+        "--snapshot",
+        str(snapshot),
+        "--insights-url",
+        insights_url,
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        env_home=tmp_path,
+    )
     assert online.returncode == 0, online.stderr
     frozen = show(
         "has-package-exports@1.0.0",

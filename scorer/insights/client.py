@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from scorer.errors import ConfigError, SourceUnreachable
+from scorer.npmrc import is_loopback
 from scorer.retry import backoff_delay, parse_retry_after
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
@@ -90,20 +90,11 @@ def resolve_endpoint(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"insights endpoint {url!r} is not an http(s) URL")
-    if token and parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if token and parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"refusing to send {TOKEN_ENV} over plain http to {parts.hostname}; use https"
         )
     return url, token
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def build_query(keys: Sequence[tuple[str, str]]) -> tuple[str, dict[str, str]]:
