@@ -101,7 +101,10 @@ def _source(entry: dict[str, Any], name: object, version: object) -> tuple[Sourc
     if not isinstance(res, dict):
         raise InputError(Path("."), f"{name}: resolution is not an object")
     if res.get("type") == "git" or "commit" in res:
-        return SourceKind.GIT, _text(res.get("repo"))
+        # The commit is what pins a git dependency: without it two commits of one repository
+        # would read the same (and a moved commit would be invisible to `--diff`).
+        repo, commit = _text(res.get("repo")), _text(res.get("commit"))
+        return SourceKind.GIT, f"{repo}#{commit}" if repo and commit else repo
     if res.get("type") == "directory":
         return SourceKind.FILE, _text(res.get("directory"))
     tarball = res.get("tarball")
