@@ -9,21 +9,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scorer.config import Config, Suppression, find_config
+from scorer.config import Config, find_config
 from scorer.errors import ConfigError, InputError
 from scorer.lockfiles import read_lockfile
 from scorer.npmrc import is_loopback
 from scorer.osv.advisories import Advisory, group_advisories, incident_ids, match
-from scorer.osv.database import MergeCounts, merge_database
+from scorer.osv.database import merge_database
 from scorer.osv.index import open_database
 from scorer.policy import Policy, resolve_policy, split_suppressed
-from scorer.records import LockedPackage, Lockfile, SourceKind
+from scorer.records import (
+    AuditReport,
+    Finding,
+    Level,
+    LockedPackage,
+    SourceInfo,
+    SourceKind,
+    SuppressedFinding,
+)
 
 DB_ENV = "PROVSCORE_COMPROMISED_DB"
 OSV_URL_ENV = "PROVSCORE_OSV_URL"
@@ -53,55 +61,6 @@ class AuditOptions:
     write: Path | None = None
     policy: str | None = None
     osv_url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One incident reported for one locked package (all ids naming that incident)."""
-
-    package: LockedPackage
-    ids: tuple[str, ...]
-    summary: str | None
-    source: str  # "online" or "local"
-    note: str | None = None
-
-    @property
-    def subject(self) -> str:
-        return self.package.spec
-
-
-@dataclass(frozen=True, slots=True)
-class SuppressedFinding:
-    finding: Finding
-    by: Suppression
-
-
-@dataclass(frozen=True, slots=True)
-class AuditReport:
-    lockfile: Lockfile
-    mode: str  # "online" or "offline"
-    sources: tuple[dict[str, Any], ...]
-    policy: Policy
-    policy_origin: str
-    findings: tuple[Finding, ...]
-    suppressed: tuple[SuppressedFinding, ...] = ()
-    unused_suppressions: tuple[Suppression, ...] = ()
-    expired_suppressions: tuple[Suppression, ...] = ()
-    not_checked: tuple[LockedPackage, ...] = ()
-    written: tuple[tuple[Path, MergeCounts], ...] = field(default=())
-
-    @property
-    def checked(self) -> int:
-        return len(self.lockfile.packages) - len(self.not_checked)
-
-    @property
-    def level(self) -> str:
-        """The SARIF-style level every finding is reported at under this policy."""
-        return {Policy.ERROR: "error", Policy.WARN: "warning", Policy.OFF: "none"}[self.policy]
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.policy is Policy.ERROR and self.findings else 0
 
 
 def _incidents(
@@ -196,14 +155,7 @@ def run_audit(
         advisories: Sequence[Advisory] = result.advisories
         hits = match(lock.packages, advisories)
         extra = _api_only(lock.packages, hits, advisories, result.ids_by_package)
-        sources: tuple[dict[str, Any], ...] = (
-            {
-                "kind": "osv-api",
-                "url": url,
-                "requests": result.requests,
-                "records": len(advisories),
-            },
-        )
+        sources = (SourceInfo("osv-api", url, requests=result.requests, records=len(advisories)),)
         to_write = [a for a in advisories if a.malicious or a.is_withdrawn]
         source = "online"
     else:
@@ -213,7 +165,7 @@ def run_audit(
         cache_dir = Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "provscore" / "osv-index"
         index = open_database(db, cache_dir=cache_dir)
         hits = match(lock.packages, index)
-        sources = ({"kind": "local-db", "path": str(db), "records": index.record_count},)
+        sources = (SourceInfo("local-db", str(db), records=index.record_count),)
         to_write = sorted({a.id: a for h in hits for a in h}.values(), key=lambda a: a.id)
         source = "local"
 
@@ -229,6 +181,7 @@ def run_audit(
         SuppressedFinding(f, by) for f, by in zip(found, matched, strict=True) if by is not None
     )
 
+    level = {Policy.ERROR: Level.ERROR, Policy.WARN: Level.WARNING, Policy.OFF: Level.NONE}[policy]
     written = []
     for target, wanted in ((cache_path, options.write_cache), (options.write, True)):
         if wanted and target is not None:
@@ -239,7 +192,9 @@ def run_audit(
         sources=sources,
         policy=policy,
         policy_origin=origin,
+        level=level,
         findings=active,
+        exit_code=1 if policy is Policy.ERROR and active else 0,
         suppressed=suppressed,
         unused_suppressions=tuple(unused),
         expired_suppressions=tuple(expired),

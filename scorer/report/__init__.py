@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 
-from scorer.audit import AuditReport
+from scorer.records import AuditReport
 from scorer.report.as_json import render_json
 from scorer.report.markdown import render_markdown
 from scorer.report.sarif import render_sarif

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from scorer import __version__
-from scorer.audit import AuditReport, Finding
 from scorer.config import Suppression
+from scorer.records import AuditReport, Finding
 
 SCHEMA_VERSION = 1
 
@@ -43,7 +43,7 @@ def report_json(report: AuditReport) -> dict[str, Any]:
         "lockfile": str(report.lockfile.path),
         "format": report.lockfile.format,
         "mode": report.mode,
-        "sources": list(report.sources),
+        "sources": [s.to_json() for s in report.sources],
         "policy": {"value": report.policy.value, "origin": report.policy_origin},
         "counts": {
             "packages": len(report.lockfile.packages),

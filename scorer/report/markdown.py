@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from scorer.audit import AuditReport
+from scorer.records import AuditReport
 from scorer.text import safe
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scorer import __version__
-from scorer.audit import AuditReport, Finding
+from scorer.records import AuditReport, Finding
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "none": "note"}

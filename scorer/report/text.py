@@ -6,7 +6,7 @@ summary or a package name cannot move the cursor, recolour the terminal or hide 
 
 from __future__ import annotations
 
-from scorer.audit import AuditReport
+from scorer.records import AuditReport
 from scorer.text import safe
 
 _LABEL = {"error": "ERROR", "warning": "WARN", "none": "note"}
@@ -15,12 +15,10 @@ _LABEL = {"error": "ERROR", "warning": "WARN", "none": "note"}
 def _source_line(report: AuditReport) -> str:
     parts = []
     for src in report.sources:
-        if src["kind"] == "osv-api":
-            parts.append(
-                f"OSV API {src['url']} ({src['records']} records, {src['requests']} requests)"
-            )
+        if src.kind == "osv-api":
+            parts.append(f"OSV API {src.location} ({src.records} records, {src.requests} requests)")
         else:
-            parts.append(f"local database {src['path']} ({src['records']} records)")
+            parts.append(f"local database {src.location} ({src.records} records)")
     return f"{report.mode}: " + "; ".join(parts)
 
 
