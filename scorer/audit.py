@@ -22,16 +22,16 @@ from scorer.npmrc import is_loopback
 from scorer.osv.advisories import Advisory, group_advisories, incident_ids, match
 from scorer.osv.database import merge_database
 from scorer.osv.index import open_database
-from scorer.policy import Policy, resolve_policy, split_suppressed
+from scorer.policy import COMPROMISED, exit_code, finding_level, resolve
 from scorer.records import (
     AuditReport,
     Finding,
-    Level,
     LockedPackage,
     SourceInfo,
     SourceKind,
     SuppressedFinding,
 )
+from scorer.suppressions import split_suppressed
 
 DB_ENV = "PROVSCORE_COMPROMISED_DB"
 OSV_URL_ENV = "PROVSCORE_OSV_URL"
@@ -140,7 +140,7 @@ def run_audit(
     home = home or Path.home()
     lock = read_lockfile(options.lockfile)
     config = find_config(options.lockfile.parent)
-    policy, origin = resolve_policy(options.policy, env, config)
+    policy = resolve(COMPROMISED, options.policy, env, config)
     cache_path = default_db(env, config, home)
     registry = [p for p in lock.packages if p.source is SourceKind.REGISTRY]
 
@@ -181,7 +181,7 @@ def run_audit(
         SuppressedFinding(f, by) for f, by in zip(found, matched, strict=True) if by is not None
     )
 
-    level = {Policy.ERROR: Level.ERROR, Policy.WARN: Level.WARNING, Policy.OFF: Level.NONE}[policy]
+    level = finding_level(policy.policy)
     written = []
     for target, wanted in ((cache_path, options.write_cache), (options.write, True)):
         if wanted and target is not None:
@@ -190,11 +190,11 @@ def run_audit(
         lockfile=lock,
         mode="online" if options.online else "offline",
         sources=sources,
-        policy=policy,
-        policy_origin=origin,
+        policy=policy.policy,
+        policy_origin=policy.origin,
         level=level,
         findings=active,
-        exit_code=1 if policy is Policy.ERROR and active else 0,
+        exit_code=exit_code(level for _ in active),
         suppressed=suppressed,
         unused_suppressions=tuple(unused),
         expired_suppressions=tuple(expired),

@@ -14,29 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from scorer.errors import ConfigError, InputError
+from scorer.suppressions import Suppression
 
 KNOWN_KEYS = frozenset(
     {"compromised_policy", "compromised_db", "osv_url", "suppress", "insights_url", "registry"}
 )
 SUPPRESSION_KEYS = frozenset({"id", "package", "reason", "until"})
-
-
-@dataclass(frozen=True, slots=True)
-class Suppression:
-    """Silences findings by advisory id (any id of the incident) or by exact `name@version`,
-    for a stated reason, optionally until a date (inclusive)."""
-
-    reason: str
-    id: str | None = None
-    package: str | None = None
-    until: date | None = None
-
-    @property
-    def target(self) -> str:
-        return self.id or self.package or ""
-
-    def expired(self, today: date) -> bool:
-        return self.until is not None and today > self.until
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: these modules sit above this one
-    from scorer.config import Suppression
     from scorer.osv.database import MergeCounts
     from scorer.policy import Policy
+    from scorer.suppressions import Suppression
 
 
 class SourceKind(StrEnum):

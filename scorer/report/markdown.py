@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from scorer.records import AuditReport
+from scorer.records import AuditReport, Level
 from scorer.text import safe
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
@@ -24,7 +24,7 @@ def render_markdown(report: AuditReport) -> str:
     n = len(report.findings)
     if n == 0:
         verdict = "No malicious package versions found."
-    elif report.policy.value == "error":
+    elif report.level is Level.ERROR:
         verdict = f"**{n} malicious package version{'s' if n != 1 else ''} found.**"
     else:
         verdict = (

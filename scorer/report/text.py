@@ -6,10 +6,11 @@ summary or a package name cannot move the cursor, recolour the terminal or hide 
 
 from __future__ import annotations
 
-from scorer.records import AuditReport
+from scorer.policy import listed
+from scorer.records import AuditReport, Level
 from scorer.text import safe
 
-_LABEL = {"error": "ERROR", "warning": "WARN", "none": "note"}
+_LABEL = {Level.ERROR: "ERROR", Level.WARNING: "WARN", Level.NONE: "note"}
 
 
 def _source_line(report: AuditReport) -> str:
@@ -57,7 +58,7 @@ def render_text(report: AuditReport) -> str:
             f"{report.checked} checked against {_source_line(report)}"
         )
     ]
-    if report.policy.value != "off" and report.findings:
+    if listed(report.policy) and report.findings:
         lines.append(_table(report))
     for s in report.suppressed:
         lines.append(
@@ -86,7 +87,7 @@ def render_text(report: AuditReport) -> str:
         )
     n = len(report.findings)
     word = "malicious version" if n == 1 else "malicious versions"
-    if report.policy.value == "off":
+    if not listed(report.policy):
         lines.append(f"{n} {word} found (policy off: not reported as failures)")
     elif n:
         lines.append(
