@@ -373,7 +373,7 @@ def insights_show(
 ) -> None:
     """Print the merged publication record of one version: each fact with its source."""
     from scorer.config import find_config
-    from scorer.publication import show
+    from scorer.gather import show
 
     config = find_config(lockfile.parent if lockfile else Path.cwd())
     if insights_url or os.environ.get("PROVSCORE_INSIGHTS_URL") or config.get("insights_url"):
