@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from scorer.config import Config, find_config
-from scorer.errors import ConfigError, InputError
+from scorer.errors import InputError
 from scorer.lockfiles import read_lockfile
-from scorer.npmrc import is_loopback
+from scorer.npmrc import checked_url
+from scorer.osv import DEFAULT_OSV_URL
 from scorer.osv.advisories import Advisory, group_advisories, incident_ids, match
 from scorer.osv.database import merge_database
 from scorer.osv.index import open_database
@@ -35,7 +35,6 @@ from scorer.suppressions import split_suppressed
 
 DB_ENV = "PROVSCORE_COMPROMISED_DB"
 OSV_URL_ENV = "PROVSCORE_OSV_URL"
-DEFAULT_OSV_URL = "https://api.osv.dev"
 HOW_TO_CREATE = (
     "create one with `provscore audit --osv --write-cache` (online), or pass --db with an OSV "
     "JSON file, a directory of OSV records or an OSV all.zip"
@@ -115,17 +114,6 @@ def _api_only(
     return out
 
 
-def _checked_osv_url(url: str) -> str:
-    """https, or plain http to this machine only: an answer a network attacker could rewrite
-    would let them hide findings from the gate."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
-        return url
-    raise ConfigError(f"OSV API URL {url!r}: use https (plain http only to 127.0.0.1/localhost)")
-
-
 def run_audit(
     options: AuditOptions,
     *,
@@ -148,8 +136,9 @@ def run_audit(
     if options.online:
         from scorer.osv.client import query_osv  # httpx only when going online
 
-        url = _checked_osv_url(
-            options.osv_url or env.get(OSV_URL_ENV) or config.get("osv_url") or DEFAULT_OSV_URL
+        url = checked_url(
+            options.osv_url or env.get(OSV_URL_ENV) or config.get("osv_url") or DEFAULT_OSV_URL,
+            "OSV API URL",
         )
         result = query_osv(registry, url, progress=progress, **(client_options or {}))
         advisories: Sequence[Advisory] = result.advisories
