@@ -19,7 +19,8 @@ from scorer.errors import ConfigError
 from scorer.publication import Publication, merge
 from scorer.records import LockedPackage
 from scorer.registry import document_path
-from scorer.report.publication import PublicationFormat, render
+from scorer.report.formats import PublicationFormat
+from scorer.report.publication import render
 from scorer.signals import RegistrySignals, version_signals
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ def show(
     echo: Callable[[str], None] | None = None,
     lockfile: Path | None = None,
     config_insights_url: str | None = None,
+    pretty: bool = True,
 ) -> str:
     """What `provscore insights show NAME@VERSION` prints. `echo` (e.g. a stderr printer) is
     told which registry and insights endpoint are used."""
@@ -188,4 +190,4 @@ def show(
     publication = gather(
         [key], registry=registry, insights=insights, snapshot_dir=snapshot_dir, offline=offline
     )[key]
-    return render(publication, fmt)
+    return render(publication, fmt, pretty=pretty)

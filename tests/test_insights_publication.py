@@ -19,7 +19,8 @@ from scorer.insights.server import running_server
 from scorer.npmrc import RegistrySelection
 from scorer.publication import merge
 from scorer.registry import FetchResult, RegistryClient
-from scorer.report.publication import RENDERERS, PublicationFormat, render, to_data
+from scorer.report.formats import PublicationFormat
+from scorer.report.publication import RENDERERS, render, to_data
 from scorer.signals import version_signals
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "insights"

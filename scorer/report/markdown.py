@@ -19,7 +19,8 @@ def md(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", safe(text).replace("\n", " "))
 
 
-def render_markdown(report: AuditReport) -> str:
+def render_markdown(report: AuditReport, *, pretty: bool = True) -> str:
+    """The report as Markdown."""
     lock = report.lockfile
     n = len(report.findings)
     if n == 0:

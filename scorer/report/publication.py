@@ -7,17 +7,11 @@ the sources that reported it, and why it is unknown or in conflict.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, assert_never
 
 from scorer.errors import ConfigError
 from scorer.publication import FACTS, Fact, Publication, show_value
-
-
-class PublicationFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
+from scorer.report.formats import PublicationFormat
 
 
 def to_data(publication: Publication) -> dict[str, Any]:
@@ -51,7 +45,8 @@ def to_data(publication: Publication) -> dict[str, Any]:
     return data
 
 
-def render_text(publication: Publication) -> str:
+def render_text(publication: Publication, *, pretty: bool = True) -> str:
+    """Each fact on its own line with its sources; the previous version below."""
     lines = [f"{publication.name}@{publication.version}"]
     lines += _fact_lines(publication)
     lines.append(f"  package created: {_fact_text(publication.package_created_at)}")
@@ -80,21 +75,44 @@ def _fact_text(fact: Fact) -> str:
     return f"{show_value(fact.value)} [{sources}]"
 
 
-def render_json(publication: Publication) -> str:
-    return json.dumps(to_data(publication), indent=2, sort_keys=True) + "\n"
+def render_json(publication: Publication, *, pretty: bool = True) -> str:
+    """`to_data` as sorted-key JSON: indented for people, compact for machines."""
+    if pretty:
+        return json.dumps(to_data(publication), indent=2, sort_keys=True) + "\n"
+    return json.dumps(to_data(publication), separators=(",", ":"), sort_keys=True) + "\n"
 
 
-RENDERERS: dict[PublicationFormat, Callable[[Publication], str]] = {
-    PublicationFormat.TEXT: render_text,
-    PublicationFormat.JSON: render_json,
+class PublicationRenderer(Protocol):
+    def __call__(self, publication: Publication, *, pretty: bool = True) -> str: ...
+
+
+def renderer(fmt: PublicationFormat) -> PublicationRenderer:
+    """The renderer of one format (mypy checks that every member is handled)."""
+    match fmt:
+        case PublicationFormat.TEXT:
+            return render_text
+        case PublicationFormat.JSON:
+            return render_json
+        case _:
+            assert_never(fmt)
+
+
+RENDERERS: dict[PublicationFormat, PublicationRenderer] = {
+    fmt: renderer(fmt) for fmt in PublicationFormat
 }
 
 
-def render(publication: Publication, fmt: PublicationFormat | str = PublicationFormat.TEXT) -> str:
+def render(
+    publication: Publication,
+    fmt: PublicationFormat | str = PublicationFormat.TEXT,
+    *,
+    pretty: bool = True,
+) -> str:
+    """`publication` in format `fmt`; an unknown format name is a ConfigError."""
     try:
         chosen = PublicationFormat(fmt)
     except ValueError as exc:
         raise ConfigError(
             f"unknown format {fmt!r}; use one of: {', '.join(PublicationFormat)}"
         ) from exc
-    return RENDERERS[chosen](publication)
+    return RENDERERS[chosen](publication, pretty=pretty)

@@ -45,7 +45,8 @@ def _uri(path: Path) -> str:
         return path.resolve().as_uri()
 
 
-def render_sarif(report: AuditReport) -> str:
+def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
+    """The report as SARIF 2.1.0 (always indented; `pretty` is unused)."""
     path = report.lockfile.path
     try:
         text = path.read_text(encoding="utf-8-sig")

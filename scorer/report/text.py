@@ -50,7 +50,8 @@ def _table(report: AuditReport, width: int = 120) -> str:
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 
-def render_text(report: AuditReport) -> str:
+def render_text(report: AuditReport, *, pretty: bool = True) -> str:
+    """The report as terminal text."""
     lock = report.lockfile
     lines = [
         safe(
