@@ -45,9 +45,9 @@ def default_db(env: Mapping[str, str], config: Config, home: Path) -> Path:
     """The shared database: PROVSCORE_COMPROMISED_DB, then config, then ~/.provscore/..."""
     if env.get(DB_ENV):
         return Path(env[DB_ENV]).expanduser()
-    configured = config.get("compromised_db")
-    if configured and config.path is not None:
-        return config.path.parent / Path(configured).expanduser()
+    configured = config.get_path("compromised_db") if config.get_str("compromised_db") else None
+    if configured is not None:  # relative to the configuration file's directory
+        return configured
     return home / ".provscore" / "security" / "compromised_packages.json"
 
 
@@ -137,7 +137,7 @@ def run_audit(
         from scorer.osv.client import query_osv  # httpx only when going online
 
         url = checked_url(
-            options.osv_url or env.get(OSV_URL_ENV) or config.get("osv_url") or DEFAULT_OSV_URL,
+            options.osv_url or env.get(OSV_URL_ENV) or config.get_str("osv_url") or DEFAULT_OSV_URL,
             "OSV API URL",
         )
         result = query_osv(registry, url, progress=progress, **(client_options or {}))

@@ -270,7 +270,7 @@ def insights_show(
     from scorer.gather import show
 
     config = find_config(lockfile.parent if lockfile else Path.cwd())
-    if insights_url or os.environ.get("PROVSCORE_INSIGHTS_URL") or config.get("insights_url"):
+    if insights_url or os.environ.get("PROVSCORE_INSIGHTS_URL") or config.get_str("insights_url"):
         _require("gql", "graphql")
     out = show(
         spec,
@@ -283,7 +283,7 @@ def insights_show(
         offline=offline,
         echo=lambda line: typer.echo(f"provscore: {line}", err=True),
         lockfile=lockfile,
-        config_insights_url=config.get("insights_url"),
+        config_insights_url=config.get_str("insights_url"),
         pretty=_pretty(),
     )
     sys.stdout.write(out if out.endswith("\n") else out + "\n")

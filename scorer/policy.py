@@ -55,7 +55,7 @@ def resolve(
     setting: PolicySetting, option: str | None, env: Mapping[str, str], config: Config
 ) -> ResolvedPolicy:
     """The first of option, environment variable and config key that is set, else the default."""
-    configured = config.get(setting.key)
+    configured = config.get_str(setting.key)
     candidates = [
         (option, setting.option),
         (env.get(setting.env), setting.env),
