@@ -9,25 +9,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from scorer.config import Config, Suppression, find_config
-from scorer.errors import ConfigError, InputError
+from scorer.config import Config, find_config
+from scorer.errors import InputError
 from scorer.lockfiles import read_lockfile
-from scorer.npmrc import is_loopback
+from scorer.npmrc import checked_url
+from scorer.osv import DEFAULT_OSV_URL
 from scorer.osv.advisories import Advisory, group_advisories, incident_ids, match
-from scorer.osv.database import MergeCounts, merge_database
+from scorer.osv.database import merge_database
 from scorer.osv.index import open_database
-from scorer.policy import Policy, resolve_policy, split_suppressed
-from scorer.records import LockedPackage, Lockfile, SourceKind
+from scorer.policy import COMPROMISED, exit_code, finding_level, resolve
+from scorer.records import (
+    AuditReport,
+    Finding,
+    LockedPackage,
+    SourceInfo,
+    SourceKind,
+    SuppressedFinding,
+)
+from scorer.suppressions import split_suppressed
 
 DB_ENV = "PROVSCORE_COMPROMISED_DB"
 OSV_URL_ENV = "PROVSCORE_OSV_URL"
-DEFAULT_OSV_URL = "https://api.osv.dev"
 HOW_TO_CREATE = (
     "create one with `provscore audit --osv --write-cache` (online), or pass --db with an OSV "
     "JSON file, a directory of OSV records or an OSV all.zip"
@@ -38,9 +45,9 @@ def default_db(env: Mapping[str, str], config: Config, home: Path) -> Path:
     """The shared database: PROVSCORE_COMPROMISED_DB, then config, then ~/.provscore/..."""
     if env.get(DB_ENV):
         return Path(env[DB_ENV]).expanduser()
-    configured = config.get("compromised_db")
-    if configured and config.path is not None:
-        return config.path.parent / Path(configured).expanduser()
+    configured = config.get_path("compromised_db") if config.get_str("compromised_db") else None
+    if configured is not None:  # relative to the configuration file's directory
+        return configured
     return home / ".provscore" / "security" / "compromised_packages.json"
 
 
@@ -53,55 +60,6 @@ class AuditOptions:
     write: Path | None = None
     policy: str | None = None
     osv_url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One incident reported for one locked package (all ids naming that incident)."""
-
-    package: LockedPackage
-    ids: tuple[str, ...]
-    summary: str | None
-    source: str  # "online" or "local"
-    note: str | None = None
-
-    @property
-    def subject(self) -> str:
-        return self.package.spec
-
-
-@dataclass(frozen=True, slots=True)
-class SuppressedFinding:
-    finding: Finding
-    by: Suppression
-
-
-@dataclass(frozen=True, slots=True)
-class AuditReport:
-    lockfile: Lockfile
-    mode: str  # "online" or "offline"
-    sources: tuple[dict[str, Any], ...]
-    policy: Policy
-    policy_origin: str
-    findings: tuple[Finding, ...]
-    suppressed: tuple[SuppressedFinding, ...] = ()
-    unused_suppressions: tuple[Suppression, ...] = ()
-    expired_suppressions: tuple[Suppression, ...] = ()
-    not_checked: tuple[LockedPackage, ...] = ()
-    written: tuple[tuple[Path, MergeCounts], ...] = field(default=())
-
-    @property
-    def checked(self) -> int:
-        return len(self.lockfile.packages) - len(self.not_checked)
-
-    @property
-    def level(self) -> str:
-        """The SARIF-style level every finding is reported at under this policy."""
-        return {Policy.ERROR: "error", Policy.WARN: "warning", Policy.OFF: "none"}[self.policy]
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.policy is Policy.ERROR and self.findings else 0
 
 
 def _incidents(
@@ -156,17 +114,6 @@ def _api_only(
     return out
 
 
-def _checked_osv_url(url: str) -> str:
-    """https, or plain http to this machine only: an answer a network attacker could rewrite
-    would let them hide findings from the gate."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
-        return url
-    raise ConfigError(f"OSV API URL {url!r}: use https (plain http only to 127.0.0.1/localhost)")
-
-
 def run_audit(
     options: AuditOptions,
     *,
@@ -181,7 +128,7 @@ def run_audit(
     home = home or Path.home()
     lock = read_lockfile(options.lockfile)
     config = find_config(options.lockfile.parent)
-    policy, origin = resolve_policy(options.policy, env, config)
+    policy = resolve(COMPROMISED, options.policy, env, config)
     cache_path = default_db(env, config, home)
     registry = [p for p in lock.packages if p.source is SourceKind.REGISTRY]
 
@@ -189,21 +136,15 @@ def run_audit(
     if options.online:
         from scorer.osv.client import query_osv  # httpx only when going online
 
-        url = _checked_osv_url(
-            options.osv_url or env.get(OSV_URL_ENV) or config.get("osv_url") or DEFAULT_OSV_URL
+        url = checked_url(
+            options.osv_url or env.get(OSV_URL_ENV) or config.get_str("osv_url") or DEFAULT_OSV_URL,
+            "OSV API URL",
         )
         result = query_osv(registry, url, progress=progress, **(client_options or {}))
         advisories: Sequence[Advisory] = result.advisories
         hits = match(lock.packages, advisories)
         extra = _api_only(lock.packages, hits, advisories, result.ids_by_package)
-        sources: tuple[dict[str, Any], ...] = (
-            {
-                "kind": "osv-api",
-                "url": url,
-                "requests": result.requests,
-                "records": len(advisories),
-            },
-        )
+        sources = (SourceInfo("osv-api", url, requests=result.requests, records=len(advisories)),)
         to_write = [a for a in advisories if a.malicious or a.is_withdrawn]
         source = "online"
     else:
@@ -213,7 +154,7 @@ def run_audit(
         cache_dir = Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "provscore" / "osv-index"
         index = open_database(db, cache_dir=cache_dir)
         hits = match(lock.packages, index)
-        sources = ({"kind": "local-db", "path": str(db), "records": index.record_count},)
+        sources = (SourceInfo("local-db", str(db), records=index.record_count),)
         to_write = sorted({a.id: a for h in hits for a in h}.values(), key=lambda a: a.id)
         source = "local"
 
@@ -229,6 +170,7 @@ def run_audit(
         SuppressedFinding(f, by) for f, by in zip(found, matched, strict=True) if by is not None
     )
 
+    level = finding_level(policy.policy)
     written = []
     for target, wanted in ((cache_path, options.write_cache), (options.write, True)):
         if wanted and target is not None:
@@ -237,9 +179,11 @@ def run_audit(
         lockfile=lock,
         mode="online" if options.online else "offline",
         sources=sources,
-        policy=policy,
-        policy_origin=origin,
+        policy=policy.policy,
+        policy_origin=policy.origin,
+        level=level,
         findings=active,
+        exit_code=exit_code(level for _ in active),
         suppressed=suppressed,
         unused_suppressions=tuple(unused),
         expired_suppressions=tuple(expired),

@@ -7,10 +7,8 @@ source unreachable); usage errors exit 2 as typer decides.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +16,20 @@ import typer
 
 from scorer import __version__
 from scorer.errors import InputError, ProvscoreError
-from scorer.records import LockedPackage, Lockfile
+from scorer.options import (
+    CacheDirOpt,
+    CompromisedFlag,
+    DbOpt,
+    InsightsUrlOpt,
+    LockfileArg,
+    OfflineOpt,
+    OsvFlag,
+    OsvUrlOpt,
+    PolicyOpt,
+    RegistryOpt,
+    SnapshotOpt,
+)
+from scorer.report.formats import AuditFormat, ListFormat, PublicationFormat
 from scorer.text import safe
 
 app = typer.Typer(
@@ -32,11 +43,6 @@ lock_app = typer.Typer(
     help="Read lockfiles: list what a lockfile records as installed.", no_args_is_help=True
 )
 app.add_typer(lock_app, name="lock")
-
-
-class ListFormat(StrEnum):
-    text = "text"
-    json = "json"
 
 
 def _version(value: bool) -> None:
@@ -74,34 +80,6 @@ def _resolve_lockfile(given: Path | None) -> Path:
     return found[0]
 
 
-def package_json(pkg: LockedPackage) -> dict[str, Any]:
-    return {
-        "name": pkg.name,
-        "version": pkg.version,
-        "alias": pkg.aliases[0] if pkg.aliases else None,
-        "aliases": list(pkg.aliases),
-        "source": pkg.source.value,
-        "resolved": pkg.resolved,
-        "integrity": pkg.integrity,
-        "dev": pkg.dev,
-        "optional": pkg.optional,
-        "peer": pkg.peer,
-        "paths": list(pkg.paths),
-    }
-
-
-def _list_text(lock: Lockfile) -> str:
-    rows = []
-    for pkg in lock.packages:
-        notes = [f"as {', '.join(pkg.aliases)}"] if pkg.aliases else []
-        notes += [flag for flag in ("dev", "optional", "peer") if getattr(pkg, flag)]
-        rows.append((safe(f"{pkg.name}@{pkg.version}"), pkg.source.value, safe(" ".join(notes))))
-    width = max((len(r[0]) for r in rows), default=0)
-    lines = [f"{safe(str(lock.path))}: {lock.format}, {len(rows)} packages"]
-    lines += [f"  {spec:<{width}}  {source:<9}  {notes}".rstrip() for spec, source, notes in rows]
-    return "\n".join(lines)
-
-
 @lock_app.command("list")
 def lock_list(
     lockfile: Annotated[
@@ -116,22 +94,14 @@ def lock_list(
         typer.Option(
             "--format", help="text: one line per package; json: the machine-readable list."
         ),
-    ] = ListFormat.text,
+    ] = ListFormat.TEXT,
 ) -> None:
     """List every package version the lockfile records as installed, sorted by name and version."""
     from scorer.lockfiles import read_lockfile
+    from scorer.report.lockfile import RENDERERS
 
     lock = read_lockfile(_resolve_lockfile(lockfile))
-    if fmt is ListFormat.json:
-        doc = {
-            "lockfile": str(lock.path),
-            "format": lock.format,
-            "packages": [package_json(p) for p in lock.packages],
-        }
-        indent = 2 if sys.stdout.isatty() else None  # compact for machines: the C encoder
-        sys.stdout.write(json.dumps(doc, indent=indent) + "\n")
-    else:
-        typer.echo(_list_text(lock))
+    sys.stdout.write(RENDERERS[fmt](lock, pretty=_pretty()))
 
 
 def _require(*modules: str) -> None:
@@ -181,33 +151,10 @@ AUDIT_HELP = "\n\n".join(
 
 @app.command("audit", help=AUDIT_HELP)
 def audit(
-    lockfile: Annotated[
-        Path | None,
-        typer.Argument(
-            help="The lockfile to check (default: the lockfile in the current directory).",
-            show_default=False,
-        ),
-    ] = None,
-    osv: Annotated[
-        bool, typer.Option("--osv", help="Online: query the OSV API for every locked version.")
-    ] = False,
-    compromised: Annotated[
-        bool,
-        typer.Option(
-            "--compromised", help="Offline: check against the local OSV database (the default)."
-        ),
-    ] = False,
-    db: Annotated[
-        Path | None,
-        typer.Option(
-            "--db",
-            help="Local database: an OSV JSON file (array, or object under vulns or "
-            "advisories), a directory of OSV records, or an OSV all.zip. Default: "
-            "$PROVSCORE_COMPROMISED_DB, config compromised_db, or "
-            "~/.provscore/security/compromised_packages.json.",
-            show_default=False,
-        ),
-    ] = None,
+    lockfile: LockfileArg = None,
+    osv: OsvFlag = False,
+    compromised: CompromisedFlag = False,
+    db: DbOpt = None,
     write_cache: Annotated[
         bool,
         typer.Option(
@@ -224,40 +171,20 @@ def audit(
         ),
     ] = None,
     fmt: Annotated[
-        str,
+        AuditFormat,
         typer.Option(
             "--format", help="Output: text, json, sarif (2.1.0) or markdown (for a PR comment)."
         ),
-    ] = "text",
-    policy: Annotated[
-        str | None,
-        typer.Option(
-            "--policy",
-            help="error, warn or off. Default: $PROVSCORE_COMPROMISED_POLICY, then "
-            "compromised_policy in [tool.provscore] or provscore.toml, then error.",
-            show_default=False,
-        ),
-    ] = None,
-    osv_url: Annotated[
-        str | None,
-        typer.Option(
-            "--osv-url",
-            help="OSV API base URL. Default: $PROVSCORE_OSV_URL, config osv_url, then "
-            "the public OSV API.",
-            show_default=False,
-        ),
-    ] = None,
+    ] = AuditFormat.TEXT,
+    policy: PolicyOpt = None,
+    osv_url: OsvUrlOpt = None,
 ) -> None:
     from scorer.audit import AuditOptions, run_audit
     from scorer.errors import ConfigError
-    from scorer.report import OutputFormat, render
+    from scorer.report.audit import render
 
     if osv and compromised:
         raise ConfigError("--osv and --compromised exclude each other: choose one mode")
-    try:
-        output = OutputFormat(fmt)
-    except ValueError:
-        raise ConfigError(f"--format {fmt!r}: expected text, json, sarif or markdown") from None
     path = _resolve_lockfile(lockfile)
     if not osv and not compromised:
         typer.echo(
@@ -275,13 +202,8 @@ def audit(
         ),
         progress=_progress() if osv else None,
     )
-    if output is OutputFormat.json:
-        from scorer.report.as_json import render_json
-
-        sys.stdout.write(render_json(report, pretty=sys.stdout.isatty()))
-    else:
-        sys.stdout.write(render(report, output))
-    if output is not OutputFormat.text:
+    sys.stdout.write(render(report, fmt, pretty=_pretty()))
+    if fmt is not AuditFormat.TEXT:
         for target, counts in report.written:
             typer.echo(
                 f"provscore: merged into {safe(str(target))}: {counts.added} added, "
@@ -289,6 +211,12 @@ def audit(
                 err=True,
             )
     _exit(report.exit_code)
+
+
+def _pretty() -> bool:
+    """JSON indented for people on a terminal, compact (and several times faster to encode)
+    for machines."""
+    return sys.stdout.isatty()
 
 
 def _progress() -> Any:
@@ -319,40 +247,13 @@ app.add_typer(insights_app, name="insights")
 @insights_app.command("show")
 def insights_show(
     spec: Annotated[str, typer.Argument(help="The package version, as NAME@VERSION.")],
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
-    registry: Annotated[
-        str | None,
-        typer.Option(
-            "--registry",
-            help="npm registry URL. Default: $NPM_CONFIG_REGISTRY, then .npmrc "
-            "(project, then user).",
-            show_default=False,
-        ),
-    ] = None,
-    insights_url: Annotated[
-        str | None,
-        typer.Option(
-            "--insights-url",
-            help="GraphQL insights endpoint. Default: $PROVSCORE_INSIGHTS_URL; "
-            "none: insights facts are unknown.",
-            show_default=False,
-        ),
-    ] = None,
-    offline: Annotated[
-        bool,
-        typer.Option(
-            "--offline", help="Read only the local cache (and --snapshot); never touch the network."
-        ),
-    ] = False,
-    snapshot: Annotated[
-        Path | None,
-        typer.Option(
-            "--snapshot",
-            help="Write everything fetched to this directory as a deterministic "
-            "snapshot; with --offline, read from it.",
-            show_default=False,
-        ),
-    ] = None,
+    fmt: Annotated[
+        PublicationFormat, typer.Option("--format", help="text or json.")
+    ] = PublicationFormat.TEXT,
+    registry: RegistryOpt = None,
+    insights_url: InsightsUrlOpt = None,
+    offline: OfflineOpt = False,
+    snapshot: SnapshotOpt = None,
     lockfile: Annotated[
         Path | None,
         typer.Option(
@@ -362,21 +263,14 @@ def insights_show(
             show_default=False,
         ),
     ] = None,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            help="Registry document cache (default ~/.provscore/cache).",
-            show_default=False,
-        ),
-    ] = None,
+    cache_dir: CacheDirOpt = None,
 ) -> None:
     """Print the merged publication record of one version: each fact with its source."""
     from scorer.config import find_config
-    from scorer.publication import show
+    from scorer.gather import show
 
     config = find_config(lockfile.parent if lockfile else Path.cwd())
-    if insights_url or os.environ.get("PROVSCORE_INSIGHTS_URL") or config.get("insights_url"):
+    if insights_url or os.environ.get("PROVSCORE_INSIGHTS_URL") or config.get_str("insights_url"):
         _require("gql", "graphql")
     out = show(
         spec,
@@ -389,7 +283,8 @@ def insights_show(
         offline=offline,
         echo=lambda line: typer.echo(f"provscore: {line}", err=True),
         lockfile=lockfile,
-        config_insights_url=config.get("insights_url"),
+        config_insights_url=config.get_str("insights_url"),
+        pretty=_pretty(),
     )
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
 

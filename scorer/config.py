@@ -3,50 +3,91 @@
 The first directory, from the lockfile's own upwards, that holds a `provscore.toml` or a
 pyproject.toml with a `[tool.provscore]` table is the project. Keys are checked strictly: a
 misspelt `compromised_polcy` must be an error, not a gate that silently falls back to defaults.
+Each known key has a type (`KEYS`); a value of the wrong type is an error naming the file, the
+key and the type expected, and `Config`'s typed getters hand out only checked values.
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from scorer.errors import ConfigError, InputError
+from scorer.suppressions import Suppression
 
-KNOWN_KEYS = frozenset(
-    {"compromised_policy", "compromised_db", "osv_url", "suppress", "insights_url", "registry"}
-)
+
+class Kind(Enum):
+    STR = "a string"
+    PATH = "a path (string)"
+    BOOL = "true or false"
+    PERCENT = "a number from 0 to 100"
+    NON_NEGATIVE = "a number >= 0"
+
+
+# Every key of [tool.provscore] / provscore.toml but `suppress` (an array of tables), by type.
+KEYS: dict[str, Kind] = {
+    "compromised_policy": Kind.STR,
+    "compromised_db": Kind.PATH,
+    "osv_url": Kind.STR,
+    "insights_url": Kind.STR,
+    "registry": Kind.STR,
+    "risk_policy": Kind.STR,
+    "risk_warn": Kind.PERCENT,
+    "risk_error": Kind.PERCENT,
+    "cooldown_days": Kind.NON_NEGATIVE,
+    "weights": Kind.PATH,
+    "scorer": Kind.STR,
+    "model": Kind.PATH,
+    "snapshot": Kind.PATH,
+    "offline": Kind.BOOL,
+    "cache_dir": Kind.PATH,
+}
+KNOWN_KEYS = frozenset({*KEYS, "suppress"})
 SUPPRESSION_KEYS = frozenset({"id", "package", "reason", "until"})
 
 
 @dataclass(frozen=True, slots=True)
-class Suppression:
-    """Silences findings by advisory id (any id of the incident) or by exact `name@version`,
-    for a stated reason, optionally until a date (inclusive)."""
-
-    reason: str
-    id: str | None = None
-    package: str | None = None
-    until: date | None = None
-
-    @property
-    def target(self) -> str:
-        return self.id or self.package or ""
-
-    def expired(self, today: date) -> bool:
-        return self.until is not None and today > self.until
-
-
-@dataclass(frozen=True, slots=True)
 class Config:
+    """The project configuration: its file (None when there is none), its checked values and
+    its suppressions. Read values through the typed getters; an unset key is None."""
+
     path: Path | None = None  # None: no configuration file found
     values: dict[str, Any] = field(default_factory=dict)
     suppressions: tuple[Suppression, ...] = ()
 
-    def get(self, key: str) -> Any:
+    def _value(self, key: str, *kinds: Kind) -> Any:
+        # Asking for a key by the wrong type is a bug in provscore, not in the user's file.
+        if KEYS.get(key) not in kinds:
+            raise KeyError(f"config key {key!r} is not {' or '.join(k.value for k in kinds)}")
         return self.values.get(key)
+
+    def get_str(self, key: str) -> str | None:
+        """A string key (a path key too, as written)."""
+        value: str | None = self._value(key, Kind.STR, Kind.PATH)
+        return value
+
+    def get_number(self, key: str) -> float | None:
+        """A number key, as a float (TOML integers too)."""
+        value = self._value(key, Kind.PERCENT, Kind.NON_NEGATIVE)
+        return None if value is None else float(value)
+
+    def get_bool(self, key: str) -> bool | None:
+        value: bool | None = self._value(key, Kind.BOOL)
+        return value
+
+    def get_path(self, key: str) -> Path | None:
+        """A path key, `~` expanded, relative paths taken from the configuration file's
+        directory (where the user wrote them), not from the working directory."""
+        value = self._value(key, Kind.PATH)
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        return path if self.path is None else self.path.parent / path
 
 
 def find_config(start: Path) -> Config:
@@ -81,15 +122,43 @@ def _parse(path: Path, table: object, where: str = "") -> Config:
             f"{path}: {where}unknown key(s) {', '.join(unknown)} "
             f"(known: {', '.join(sorted(KNOWN_KEYS))})"
         )
-    for key in KNOWN_KEYS - {"suppress"}:
-        if key in table and not isinstance(table[key], str):
-            raise ConfigError(f"{path}: {where}{key} must be a string")
+    for key, kind in KEYS.items():
+        if key in table and not _fits(table[key], kind):
+            raise ConfigError(
+                f"{path}: {where}{key} must be {kind.value}, got {_toml_type(table[key])} "
+                f"{table[key]!r}"
+            )
     raw = table.get("suppress", [])
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: {where}suppress must be an array of tables")
     suppressions = tuple(_suppression(path, i, entry) for i, entry in enumerate(raw))
     values = {k: v for k, v in table.items() if k != "suppress"}
     return Config(path=path, values=values, suppressions=suppressions)
+
+
+def _fits(value: object, kind: Kind) -> bool:
+    if kind in (Kind.STR, Kind.PATH):
+        return isinstance(value, str)
+    if kind is Kind.BOOL:
+        return isinstance(value, bool)
+    # TOML booleans are not numbers, although Python's bool is an int; nan and inf are out.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return 0 <= value <= 100 if kind is Kind.PERCENT else value >= 0
+
+
+def _toml_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "table"
+    return "date/time"
 
 
 def _suppression(path: Path, index: int, entry: object) -> Suppression:

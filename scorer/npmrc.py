@@ -130,9 +130,9 @@ def load_npmrc(
         files.append(path)
         for key, value in parse_npmrc(text, env, path).items():
             if key == "registry":
-                registry = (_checked_url(value, str(path)), str(path))
+                registry = (_registry_url(value, str(path)), str(path))
             elif key.startswith("@") and key.endswith(":registry"):
-                scopes[key[: -len(":registry")]] = (_checked_url(value, str(path)), str(path))
+                scopes[key[: -len(":registry")]] = (_registry_url(value, str(path)), str(path))
             elif key.startswith("//") and key.endswith(":_authToken"):
                 tokens[_nerf(key[: -len(":_authToken")])] = value
     return Npmrc(registry, scopes, tokens, tuple(files))
@@ -148,10 +148,10 @@ def select_registry(
     from_env = env.get("NPM_CONFIG_REGISTRY") or env.get("npm_config_registry")
     if option:
         return RegistrySelection(
-            _checked_url(option, "--registry"), "--registry", True, npmrc.scopes
+            _registry_url(option, "--registry"), "--registry", True, npmrc.scopes
         )
     if from_env:
-        url = _checked_url(from_env, "NPM_CONFIG_REGISTRY")
+        url = _registry_url(from_env, "NPM_CONFIG_REGISTRY")
         return RegistrySelection(url, "NPM_CONFIG_REGISTRY", True, npmrc.scopes)
     if npmrc.registry is not None:
         return RegistrySelection(npmrc.registry[0], npmrc.registry[1], True, npmrc.scopes)
@@ -217,10 +217,30 @@ def _nerf(key: str) -> str:
     return "//" + parts.netloc.lower() + path
 
 
-def _checked_url(url: str, where: str) -> str:
+def checked_url(
+    url: str, what: str, *, allow_http_loopback: bool = True, allow_http: bool = False
+) -> str:
+    """`url` when it is an http(s) URL with a host that may carry `what`; else a ConfigError
+    naming `what`. https always; plain http only to this machine (`allow_http_loopback`) unless
+    `allow_http`, for an endpoint the user named themselves and sends nothing secret to: an
+    answer a network attacker could rewrite must not decide a gate or carry a token."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{where}: registry {url!r} is not an http(s) URL")
+        raise ConfigError(f"{what} {url!r} is not an http(s) URL; use https")
+    if parts.scheme == "http" and not allow_http:
+        if allow_http_loopback and is_loopback(parts.hostname):
+            return url
+        only = " (plain http only to 127.0.0.1/localhost)" if allow_http_loopback else ""
+        raise ConfigError(
+            f"{what} {url!r}: refusing plain http to {parts.hostname}; use https{only}"
+        )
+    return url
+
+
+def _registry_url(url: str, where: str) -> str:
+    # A registry named in an option, the environment or an .npmrc: the user's own choice, so
+    # plain http to any host is allowed (a corporate mirror); the path always ends in "/".
+    url = checked_url(url, f"{where}: registry", allow_http=True)
     return url if url.endswith("/") else url + "/"
 
 

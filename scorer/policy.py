@@ -1,21 +1,23 @@
-"""The one `error` / `warn` / `off` policy, where it comes from, and what it means for a run.
+"""The one policy engine: `error` / `warn` / `off`, where it comes from, and what it means.
 
-Order of precedence: the command-line option, then the environment variable, then the project
-configuration, then `error`. An invalid value anywhere is a configuration error (exit 2): a
-typo must never turn the gate off.
+A `PolicySetting` names the option, environment variable, config key and default of one use
+of the policy (`COMPROMISED` for malicious matches, `RISK` for risk thresholds); `resolve`
+applies the one order of precedence: the command-line option, then the environment variable,
+then the project configuration, then the default. An invalid value anywhere is a configuration
+error (exit 2): a typo must never turn a gate off. What a policy means is decided here and
+nowhere else: the `Level` of a hard finding or of a thresholded score, whether renderers list
+findings, and the exit code of a run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
-from scorer.config import Config, Suppression
+from scorer.config import Config
 from scorer.errors import ConfigError
-
-POLICY_ENV = "PROVSCORE_COMPROMISED_POLICY"
-POLICY_KEY = "compromised_policy"
+from scorer.records import Level
 
 
 class Policy(StrEnum):
@@ -24,45 +26,86 @@ class Policy(StrEnum):
     OFF = "off"  # findings are not failures; one summary line; exit 0
 
 
-def resolve_policy(
-    option: str | None, env: Mapping[str, str], config: Config
-) -> tuple[Policy, str]:
-    """(policy, where it came from)."""
+@dataclass(frozen=True, slots=True)
+class PolicySetting:
+    """Where one use of the policy is set: `--option`, `ENV_VAR`, config `key`, and its default."""
+
+    option: str
+    env: str
+    key: str
+    default: Policy
+
+
+COMPROMISED = PolicySetting(
+    "--policy", "PROVSCORE_COMPROMISED_POLICY", "compromised_policy", Policy.ERROR
+)
+RISK = PolicySetting("--risk-policy", "PROVSCORE_RISK_POLICY", "risk_policy", Policy.WARN)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPolicy:
+    """A policy and where it came from: the option, the variable, `<config file> <key>`, or
+    `default`."""
+
+    policy: Policy
+    origin: str
+
+
+def resolve(
+    setting: PolicySetting, option: str | None, env: Mapping[str, str], config: Config
+) -> ResolvedPolicy:
+    """The first of option, environment variable and config key that is set, else the default."""
+    configured = config.get_str(setting.key)
     candidates = [
-        (option, "--policy"),
-        (env.get(POLICY_ENV), POLICY_ENV),
-        (config.get(POLICY_KEY), f"{config.path} {POLICY_KEY}"),
+        (option, setting.option),
+        (env.get(setting.env), setting.env),
+        (configured, f"{config.path} {setting.key}"),
     ]
     for value, origin in candidates:
         if value is None:
             continue
         try:
-            return Policy(value.strip().lower()), origin
+            return ResolvedPolicy(Policy(value.strip().lower()), origin)
         except ValueError:
             raise ConfigError(
                 f"{origin}: invalid policy {value!r} (expected error, warn or off)"
             ) from None
-    return Policy.ERROR, "default"
+    return ResolvedPolicy(setting.default, "default")
 
 
-def split_suppressed(
-    findings: list[tuple[str, tuple[str, ...]]], suppressions: tuple[Suppression, ...], today: date
-) -> tuple[list[Suppression | None], list[Suppression], list[Suppression]]:
-    """For (subject, ids) findings: the first live suppression matching each (None: not
-    suppressed), the live suppressions that matched nothing, and the expired ones (which
-    suppress nothing)."""
-    live = [s for s in suppressions if not s.expired(today)]
-    expired = [s for s in suppressions if s.expired(today)]
-    used: set[int] = set()
-    matched: list[Suppression | None] = []
-    for subject, ids in findings:
-        hits = [
-            i
-            for i, s in enumerate(live)
-            if (s.id is not None and s.id in ids)
-            or (s.package is not None and s.package == subject)
-        ]
-        used.update(hits)
-        matched.append(live[hits[0]] if hits else None)
-    unused = [s for i, s in enumerate(live) if i not in used]
-    return matched, unused, expired
+def finding_level(policy: Policy) -> Level:
+    """The level of a hard finding (a malicious match) under `policy`."""
+    match policy:
+        case Policy.ERROR:
+            return Level.ERROR
+        case Policy.WARN:
+            return Level.WARNING
+        case Policy.OFF:
+            return Level.NONE
+
+
+def threshold_level(
+    value: float | None, warn: float | None, error: float | None, policy: Policy
+) -> Level:
+    """The level of a score against its thresholds (either may be unset) under `policy`.
+
+    At or above `error`: an error under policy error, a warning under warn. At or above `warn`:
+    a warning. Policy off only counts (none); an unknown score (None) is never flagged here.
+    """
+    if value is None or policy is Policy.OFF:
+        return Level.NONE
+    if error is not None and value >= error:
+        return Level.ERROR if policy is Policy.ERROR else Level.WARNING
+    if warn is not None and value >= warn:
+        return Level.WARNING
+    return Level.NONE
+
+
+def exit_code(levels: Iterable[Level]) -> int:
+    """1 when any item is at level error, else 0."""
+    return 1 if any(level is Level.ERROR for level in levels) else 0
+
+
+def listed(policy: Policy) -> bool:
+    """Whether renderers list findings one by one (under off they are only counted)."""
+    return policy is not Policy.OFF

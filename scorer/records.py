@@ -2,13 +2,21 @@
 
 read lockfile -> fetch -> features -> score -> policy -> render: each arrow passes these.
 Unknown facts are `None` (with a reason where one is known), never a silent `False` or `0`.
+The result types that commands share (`Finding`, its `Level`, `SourceInfo`, `AuditReport`)
+live here too, so renderers import only this module and never an orchestrator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: these modules sit above this one
+    from scorer.osv.database import MergeCounts
+    from scorer.policy import Policy
+    from scorer.suppressions import Suppression
 
 
 class SourceKind(StrEnum):
@@ -60,3 +68,107 @@ class Lockfile:
     path: Path
     format: str
     packages: tuple[LockedPackage, ...]
+
+
+class Level(StrEnum):
+    """The level an item is reported at (SARIF's words): `error` fails the run, `warning` is
+    shown for review, `none` is only counted."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """One source a run consulted and how it answered.
+
+    `location` is the URL of an online source or the path of a local one. `requests` counts HTTP
+    requests (retries included); `records` is what a database or an advisory answer held;
+    `asked` / `answered` / `failed` count the items a registry, insights endpoint or snapshot was
+    asked about; `note` says what the numbers alone do not (e.g. "offline").
+    """
+
+    kind: str  # "osv-api", "local-db", "registry", "insights" or "snapshot"
+    location: str | None = None
+    requests: int = 0
+    records: int | None = None
+    asked: int = 0
+    answered: int = 0
+    failed: int = 0
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object reports print for this source. The two audit kinds keep the shape
+        `provscore audit` has always printed (schema_version 1)."""
+        if self.kind == "osv-api":
+            return {
+                "kind": self.kind,
+                "url": self.location,
+                "requests": self.requests,
+                "records": self.records,
+            }
+        if self.kind == "local-db":
+            return {"kind": self.kind, "path": self.location, "records": self.records}
+        return {
+            "kind": self.kind,
+            "location": self.location,
+            "asked": self.asked,
+            "answered": self.answered,
+            "failed": self.failed,
+            "requests": self.requests,
+            "note": self.note,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        """A field of the JSON view, e.g. `source["url"]`."""
+        return self.to_json()[key]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One incident reported for one locked package (all ids naming that incident)."""
+
+    package: LockedPackage
+    ids: tuple[str, ...]
+    summary: str | None
+    source: str  # "online" or "local"
+    note: str | None = None
+
+    @property
+    def subject(self) -> str:
+        """What a suppression names: `name@version`."""
+        return self.package.spec
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedFinding:
+    """A finding a live suppression silenced, with the suppression that did."""
+
+    finding: Finding
+    by: Suppression
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """The outcome of `provscore audit`. `level` is the level every finding is reported at
+    under `policy`, and `exit_code` what the run exits with; both are decided by the policy
+    engine when the report is made, so renderers only read them."""
+
+    lockfile: Lockfile
+    mode: str  # "online" or "offline"
+    sources: tuple[SourceInfo, ...]
+    policy: Policy
+    policy_origin: str
+    level: Level
+    findings: tuple[Finding, ...]
+    exit_code: int
+    suppressed: tuple[SuppressedFinding, ...] = ()
+    unused_suppressions: tuple[Suppression, ...] = ()
+    expired_suppressions: tuple[Suppression, ...] = ()
+    not_checked: tuple[LockedPackage, ...] = ()
+    written: tuple[tuple[Path, MergeCounts], ...] = field(default=())
+
+    @property
+    def checked(self) -> int:
+        return len(self.lockfile.packages) - len(self.not_checked)

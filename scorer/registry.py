@@ -22,14 +22,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from scorer.atomic import write_atomic
 from scorer.errors import ConfigError
-from scorer.npmrc import Npmrc, RegistrySelection, is_loopback, token_for
-from scorer.retry import backoff_delay, parse_retry_after
+from scorer.npmrc import Npmrc, RegistrySelection, checked_url, token_for
+from scorer.retry import GaveUp, Jitter, Retry, RetryPolicy, request_once, retrying
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +88,7 @@ class RegistryClient:
         self.concurrency = concurrency
         self.timeout = timeout
         self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self._retry = RetryPolicy(retries + 1, backoff, max_backoff, jitter=Jitter.EQUAL)
         self.transport = transport
         self.stats = FetchStats()
         self._sleep = sleep
@@ -97,11 +96,9 @@ class RegistryClient:
 
     def url_for(self, name: str) -> str:
         base = self.selection.for_package(name)
-        parts = urlsplit(base)
-        host = parts.hostname or ""
         configured = self.selection.explicit or base != self.selection.url
-        if parts.scheme != "https" and not is_loopback(host) and not configured:
-            raise ConfigError(f"refusing plain http to lockfile-derived registry {host}")
+        if not configured:  # chosen by the lockfile, which we do not trust to pick clear text
+            checked_url(base, "lockfile-derived registry")
         return base + document_path(name)
 
     def fetch_sync(self, names: Iterable[str]) -> dict[str, FetchResult]:
@@ -203,56 +200,46 @@ class RegistryClient:
                 headers["If-None-Match"] = cached["etag"]
             if cached.get("last_modified"):
                 headers["If-Modified-Since"] = cached["last_modified"]
-        problem = "no attempt made"
-        for attempt in range(self.retries + 1):
-            wait = None
+
+        async def attempt() -> FetchResult | Retry:
             self.stats.requests += 1
-            try:
-                response = await http.get(url, headers=headers)
-            except httpx.TimeoutException:
-                problem = "registry timed out"
-            except httpx.TransportError as exc:
-                problem = f"registry connection failed: {type(exc).__name__}"
-            else:
-                status = response.status_code
-                if status == 304 and cached is not None:
-                    self.stats.not_modified += 1
-                    await asyncio.to_thread(
-                        self._write_snapshot, name, registry, cached["document"]
-                    )
-                    return FetchResult(name, registry, cached["document"], "revalidated")
-                if status == 200:
-                    document = _json_object(response.content)
-                    if document is not None:
-                        self.stats.full_downloads += 1
-                        entry = {
-                            "url": url,
-                            "etag": response.headers.get("etag"),
-                            "last_modified": response.headers.get("last-modified"),
-                            "document": document,
-                        }
-                        # fsync blocks: keep it off the event loop so other fetches proceed
-                        await asyncio.to_thread(self._write_cache, registry, name, entry)
-                        await asyncio.to_thread(self._write_snapshot, name, registry, document)
-                        return FetchResult(name, registry, document, "network")
-                    problem = "registry sent a truncated or malformed document"
-                elif status == 404:
-                    return self._failed(
-                        name, registry, f"{name} not found on {registry} (HTTP 404)"
-                    )
-                elif status == 429 or status >= 500:
-                    problem = f"registry answered HTTP {status}"
-                    wait = parse_retry_after(response.headers.get("retry-after"))
-                else:  # 401/403, redirects and other client errors will not change on retry
-                    return self._failed(
-                        name, registry, f"registry answered HTTP {status} for {name}"
-                    )
-            if attempt < self.retries:
-                self.stats.retries += 1
-                await self._sleep(
-                    backoff_delay(attempt, self.backoff, self.max_backoff, self._jitter, wait)
-                )
-        return self._failed(name, registry, f"{problem} (after {self.retries + 1} attempts)")
+            response = await request_once(lambda: http.get(url, headers=headers), "registry")
+            if isinstance(response, Retry):
+                return response
+            status = response.status_code
+            if status == 304 and cached is not None:
+                self.stats.not_modified += 1
+                await asyncio.to_thread(self._write_snapshot, name, registry, cached["document"])
+                return FetchResult(name, registry, cached["document"], "revalidated")
+            if status == 200:
+                document = _json_object(response.content)
+                if document is None:
+                    return Retry("registry sent a truncated or malformed document")
+                self.stats.full_downloads += 1
+                entry = {
+                    "url": url,
+                    "etag": response.headers.get("etag"),
+                    "last_modified": response.headers.get("last-modified"),
+                    "document": document,
+                }
+                # fsync blocks: keep it off the event loop so other fetches proceed
+                await asyncio.to_thread(self._write_cache, registry, name, entry)
+                await asyncio.to_thread(self._write_snapshot, name, registry, document)
+                return FetchResult(name, registry, document, "network")
+            if status == 404:
+                return self._failed(name, registry, f"{name} not found on {registry} (HTTP 404)")
+            # 401/403, redirects and other client errors will not change on retry
+            return self._failed(name, registry, f"registry answered HTTP {status} for {name}")
+
+        def count_retry(_wait: float) -> None:
+            self.stats.retries += 1
+
+        outcome = await retrying(
+            attempt, self._retry, sleep=self._sleep, rng=self._jitter, on_retry=count_retry
+        )
+        if isinstance(outcome, GaveUp):
+            return self._failed(name, registry, f"{outcome.problem} ({outcome.after})")
+        return outcome
 
     def _failed(self, name: str, registry: str, reason: str) -> FetchResult:
         self.stats.failures += 1

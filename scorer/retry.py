@@ -1,12 +1,27 @@
-"""What the three HTTP clients (OSV API, insights endpoint, npm registry) share about retrying:
-reading a Retry-After header, and spacing attempts with exponential backoff and jitter."""
+"""The one retry loop the three HTTP clients (OSV API, insights endpoint, npm registry) share.
+
+One attempt reports one of three outcomes: a result, `Retry` (a timeout, a transport error, a
+429 or a 5xx, a malformed body: another attempt may succeed) or `Stop` (another attempt cannot
+help). `retrying` runs attempts until a result, a `Stop`, or the policy's last attempt, sleeping
+between them with exponential backoff and jitter, and never less than a server's Retry-After
+(capped). It returns the result or `GaveUp`; what giving up means is each client's decision
+(the OSV gate fails closed, the registry and insights clients record unknown facts).
+"""
 
 from __future__ import annotations
 
 import email.utils
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC
+from enum import StrEnum
+from typing import TypeVar
+
+import httpx
+
+T = TypeVar("T")
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -28,6 +43,14 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+class Jitter(StrEnum):
+    """How a backoff step is randomised: `full` is uniform in [0, step]; `equal` is half the
+    step plus a random half, so a retry never comes at once."""
+
+    FULL = "full"
+    EQUAL = "equal"
+
+
 def backoff_delay(
     attempt: int,
     base: float,
@@ -35,12 +58,125 @@ def backoff_delay(
     jitter: Callable[[], float],
     retry_after: float | None = None,
     max_retry_after: float = 60.0,
+    spread: Jitter = Jitter.EQUAL,
 ) -> float:
-    """Equal jitter: half of min(cap, base * 2**attempt) plus a random half, so clients that
-    failed together spread out but never retry at once; a server's Retry-After (capped) wins
-    when it asks for longer."""
+    """min(cap, base * 2**attempt), jittered by `spread`, so clients that failed together spread
+    out; a server's Retry-After (capped at `max_retry_after`) wins when it asks for longer."""
     step = min(cap, base * 2.0**attempt)
-    wait = step / 2 + step / 2 * jitter()
+    wait = step * jitter() if spread is Jitter.FULL else step / 2 + step / 2 * jitter()
     if retry_after is not None:
         wait = max(wait, min(retry_after, max_retry_after))
     return wait
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a request is tried: `attempts` in all (first one included)."""
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+    max_retry_after: float = 60.0
+    jitter: Jitter = Jitter.FULL
+
+    def delay(
+        self,
+        attempt: int,
+        rng: Callable[[], float] = random.random,
+        retry_after: float | None = None,
+    ) -> float:
+        """The sleep after failed attempt number `attempt` (0-based)."""
+        return backoff_delay(
+            attempt,
+            self.base_delay,
+            self.max_delay,
+            rng,
+            retry_after,
+            self.max_retry_after,
+            self.jitter,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """An attempt failed in a way another attempt may fix; `retry_after` is the server's ask."""
+
+    problem: str
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """An attempt failed in a way no retry can fix (e.g. 401): give up now."""
+
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class GaveUp:
+    """No attempt succeeded: the last problem and how many attempts were made."""
+
+    problem: str
+    attempts: int
+
+    @property
+    def after(self) -> str:
+        """`after N attempts`, for messages."""
+        return f"after {self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+
+
+async def retrying(
+    attempt: Callable[[], Awaitable[T | Retry | Stop]],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], Awaitable[None]],
+    rng: Callable[[], float] = random.random,
+    on_retry: Callable[[float], None] | None = None,
+) -> T | GaveUp:
+    """Run `attempt` until it returns a result (returned as is) or gives up (`GaveUp`).
+    `on_retry(wait)` is told each sleep before it is taken (for the clients' counters)."""
+    problem = "no attempt made"
+    for number in range(policy.attempts):
+        outcome = await attempt()
+        if isinstance(outcome, Stop):
+            return GaveUp(outcome.problem, number + 1)
+        if not isinstance(outcome, Retry):
+            return outcome
+        problem = outcome.problem
+        if number + 1 < policy.attempts:
+            wait = policy.delay(number, rng, outcome.retry_after)
+            if on_retry is not None:
+                on_retry(wait)
+            await sleep(wait)
+    return GaveUp(problem, policy.attempts)
+
+
+def transport_retry(exc: httpx.TransportError, what: str) -> Retry:
+    """A timeout or other transport error of httpx as a `Retry` saying what failed."""
+    if isinstance(exc, httpx.TimeoutException):
+        return Retry(f"{what} timed out")
+    detail = f": {exc}" if str(exc) else ""
+    return Retry(f"{what} connection failed: {type(exc).__name__}{detail}")
+
+
+def status_retry(response: httpx.Response, what: str) -> Retry | None:
+    """A 429 or 5xx answer as a `Retry` carrying its Retry-After; None for any other status."""
+    status = response.status_code
+    if status == 429 or status >= 500:
+        return Retry(
+            f"{what} answered HTTP {status}",
+            parse_retry_after(response.headers.get("retry-after")),
+        )
+    return None
+
+
+async def request_once(
+    send: Callable[[], Awaitable[httpx.Response]], what: str
+) -> httpx.Response | Retry:
+    """One HTTP exchange: the response, or a `Retry` for a timeout, a transport error, a 429 or
+    a 5xx. Any other status is the caller's to judge."""
+    try:
+        response = await send()
+    except httpx.TransportError as exc:  # timeouts are transport errors too
+        return transport_retry(exc, what)
+    return status_retry(response, what) or response

@@ -371,7 +371,8 @@ def test_markdown_escapes_table_breakers(tmp_path: Path) -> None:
 
 
 def test_every_output_format_has_a_renderer() -> None:
-    from scorer.report import RENDERERS, OutputFormat
+    from scorer.report.audit import RENDERERS
+    from scorer.report.formats import AuditFormat as OutputFormat
 
     assert set(RENDERERS) == set(OutputFormat)
 

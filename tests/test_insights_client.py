@@ -12,10 +12,10 @@ from scorer.errors import ConfigError, SourceUnreachable
 from scorer.insights.client import (
     InsightsClient,
     build_query,
-    parse_retry_after,
     resolve_endpoint,
     validated_document,
 )
+from scorer.retry import parse_retry_after
 
 URL = "https://insights.example.invalid/graphql"
 INFO = {"username": "brianc", "created": "2019-05-21T00:00:00.000Z", "tor": False, "tfa": True}

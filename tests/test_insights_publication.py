@@ -12,21 +12,15 @@ import pytest
 from insights_fixtures import constructed, real, registry_server
 
 from scorer.errors import ConfigError
+from scorer.gather import gather, parse_spec, show
 from scorer.insights.client import InsightsClient
 from scorer.insights.data import PublicationRecord, load_records
 from scorer.insights.server import running_server
 from scorer.npmrc import RegistrySelection
-from scorer.publication import (
-    RENDERERS,
-    PublicationFormat,
-    gather,
-    merge,
-    parse_spec,
-    render,
-    show,
-    to_data,
-)
+from scorer.publication import merge
 from scorer.registry import FetchResult, RegistryClient
+from scorer.report.formats import PublicationFormat
+from scorer.report.publication import RENDERERS, render, to_data
 from scorer.signals import version_signals
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "insights"
@@ -162,6 +156,16 @@ def test_importing_registry_and_publication_does_not_import_gql() -> None:
     code = (
         "import sys, scorer.registry, scorer.publication, scorer.npmrc; "
         "print(sorted(m for m in ('gql', 'graphql', 'ariadne', 'uvicorn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_publication_model_imports_no_http_client() -> None:
+    code = (
+        "import sys, scorer.publication, scorer.report.publication; "
+        "print(sorted(m for m in ('httpx', 'gql', 'scorer.registry', 'scorer.gather') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

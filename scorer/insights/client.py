@@ -20,13 +20,21 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from scorer.errors import ConfigError, SourceUnreachable
-from scorer.npmrc import is_loopback
-from scorer.retry import backoff_delay, parse_retry_after
+from scorer.npmrc import checked_url
+from scorer.retry import (
+    GaveUp,
+    Jitter,
+    Retry,
+    RetryPolicy,
+    Stop,
+    retrying,
+    status_retry,
+    transport_retry,
+)
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 URL_ENV = "PROVSCORE_INSIGHTS_URL"
@@ -87,14 +95,9 @@ def resolve_endpoint(
     token = env.get(TOKEN_ENV) or None
     if url is None:
         return None, None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"insights endpoint {url!r} is not an http(s) URL")
-    if token and parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"refusing to send {TOKEN_ENV} over plain http to {parts.hostname}; use https"
-        )
-    return url, token
+    if token:
+        return checked_url(url, f"insights endpoint carrying {TOKEN_ENV}"), token
+    return checked_url(url, "insights endpoint", allow_http=True), None
 
 
 def build_query(keys: Sequence[tuple[str, str]]) -> tuple[str, dict[str, str]]:
@@ -142,10 +145,11 @@ def validated_document(size: int) -> Any:
 
 
 class _RetryableStatus(Exception):
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
+    """A 429 or 5xx, raised from the response hook so gql never reads its body."""
+
+    def __init__(self, retry: Retry) -> None:
+        super().__init__(retry.problem)
+        self.retry = retry
 
 
 class _FatalStatus(Exception):
@@ -157,9 +161,10 @@ class _FatalStatus(Exception):
 async def _check_status(response: httpx.Response) -> None:
     # gql only raises on HTTP errors when the body is not GraphQL JSON; a 503 with a JSON error
     # body would look like a query error. Classify by status first, before gql reads the body.
+    retry = status_retry(response, "insights endpoint")
+    if retry is not None:
+        raise _RetryableStatus(retry)
     status = response.status_code
-    if status == 429 or status >= 500:
-        raise _RetryableStatus(status, parse_retry_after(response.headers.get("retry-after")))
     if status in (401, 403, 404, 405) or 300 <= status < 400:  # redirects are refused too
         raise _FatalStatus(status)
 
@@ -190,9 +195,9 @@ class InsightsClient:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self.max_retry_after = max_retry_after
+        self._retry = RetryPolicy(
+            retries + 1, backoff, max_backoff, max_retry_after, jitter=Jitter.EQUAL
+        )
         self.strict = strict  # raise SourceUnreachable instead of returning unknown answers
         self.stats = InsightsStats()
         self._sleep = sleep
@@ -242,8 +247,8 @@ class InsightsClient:
         self.stats.batches += 1
         text, variables = build_query(keys)
         request = _Request(validated_document(len(keys)), text, variables)
-        problem = "no attempt made"
-        for attempt in range(self.retries + 1):
+
+        async def attempt() -> list[InsightsAnswer] | Retry | Stop:
             self.stats.requests += 1
             try:
                 result = await session.execute(request, get_execution_result=True)
@@ -253,25 +258,29 @@ class InsightsClient:
             except TransportError as exc:
                 cause = exc.__cause__
                 if isinstance(cause, _FatalStatus):
-                    problem = f"insights endpoint answered {cause}"
-                    break
-                problem = _describe(cause or exc)
-                wait = self._delay(attempt, cause)
-            if attempt < self.retries:
-                self.stats.retries += 1
-                self.stats.waits.append(wait)
-                await self._sleep(wait)
+                    return Stop(f"insights endpoint answered {cause}")
+                if isinstance(cause, _RetryableStatus):
+                    return cause.retry
+                if isinstance(cause, httpx.TransportError):
+                    return transport_retry(cause, "insights endpoint")
+                error = cause or exc
+                text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+                return Retry(f"insights endpoint gave an unusable answer: {text}")
+
+        def count_retry(wait: float) -> None:
+            self.stats.retries += 1
+            self.stats.waits.append(wait)
+
+        outcome = await retrying(
+            attempt, self._retry, sleep=self._sleep, rng=self._jitter, on_retry=count_retry
+        )
+        if not isinstance(outcome, GaveUp):
+            return outcome
         self.stats.failed_batches += 1
-        why = f"{problem} (after {attempt + 1} attempt{'s' if attempt else ''})"
+        why = f"{outcome.problem} ({outcome.after})"
         if self.strict:
             raise SourceUnreachable(f"insights endpoint {self.url}: {why}")
         return [unknown_answer(n, v, self.url, why) for n, v in keys]
-
-    def _delay(self, attempt: int, cause: BaseException | None) -> float:
-        retry_after = cause.retry_after if isinstance(cause, _RetryableStatus) else None
-        return backoff_delay(
-            attempt, self.backoff, self.max_backoff, self._jitter, retry_after, self.max_retry_after
-        )
 
     def _answers(
         self, keys: list[tuple[str, str]], data: Any, errors: list[Any]
@@ -361,14 +370,3 @@ def _Request(document: Any, text: str, variables: dict[str, str]) -> Any:
 
 
 _printed_request_class = functools.cache(_request_class)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "insights endpoint timed out"
-    if isinstance(exc, _RetryableStatus):
-        return f"insights endpoint answered {exc}"
-    if isinstance(exc, httpx.TransportError):
-        return f"insights endpoint connection failed: {type(exc).__name__}"
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"insights endpoint gave an unusable answer: {text[:200]}"

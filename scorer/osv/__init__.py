@@ -23,7 +23,12 @@ from scorer.osv.database import MergeCounts, dump_database, load_database, merge
 from scorer.osv.index import default_cache_dir, open_database
 from scorer.osv.versions import VersionRange, compare_versions, parse_version
 
+# The public OSV API, the default for `audit --osv` (defined once; the client module imports
+# httpx, so it cannot live there without offline runs loading it).
+DEFAULT_OSV_URL = "https://api.osv.dev"
+
 __all__ = [
+    "DEFAULT_OSV_URL",
     "Advisory",
     "AdvisoryIndex",
     "AffectedPackage",

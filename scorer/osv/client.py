@@ -14,7 +14,6 @@ fetched records, the same code the offline database uses, so both modes agree on
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,30 +22,16 @@ from urllib.parse import quote
 import httpx
 
 from scorer.errors import SourceUnreachable
+from scorer.osv import DEFAULT_OSV_URL
 from scorer.osv.advisories import Advisory, RecordError
 from scorer.records import LockedPackage, SourceKind
-from scorer.retry import parse_retry_after
+from scorer.retry import GaveUp, Retry, RetryPolicy, request_once, retrying
 
-DEFAULT_OSV_URL = "https://api.osv.dev"
 MAX_BATCH = 1000  # the API's own limit on queries per querybatch call
 MAX_PAGES = 1000  # a guard against a server that never stops handing out page tokens
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how patiently a request is retried. Delays are "full jitter": uniform in
-    [0, min(max_delay, base_delay * 2**attempt)], which spreads clients that failed together."""
-
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 10.0
-    max_retry_after: float = 60.0
-
-    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
-        return rng() * min(self.max_delay, self.base_delay * 2.0**attempt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,41 +201,33 @@ class OsvClient:
         payload: Any = None,
     ) -> T:
         url = self.base_url + path
-        problem = "no attempt made"
-        for attempt in range(self._retry.attempts):
-            wait: float | None = None
+
+        async def attempt() -> T | Retry:
             self._requests += 1
-            try:
-                response = await client.request(method, url, json=payload)
-            except httpx.TimeoutException:
-                problem = f"timed out after {self._timeout:g} s"
-            except httpx.TransportError as exc:
-                problem = f"connection failed: {type(exc).__name__}: {exc}"
-            else:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        return parse(response.json())
-                    except ValueError as exc:  # JSON, UTF-8 and shape errors alike
-                        problem = f"malformed answer: {exc}"
-                elif status == 429:
-                    problem = "rate limited (HTTP 429)"
-                    after = parse_retry_after(response.headers.get("Retry-After"))
-                    wait = None if after is None else min(after, self._retry.max_retry_after)
-                elif status >= 500:
-                    problem = f"server error (HTTP {status})"
-                else:
-                    # Other 4xx: the request itself is wrong, and repeating it cannot help.
-                    detail = response.text[:200].strip()
-                    raise SourceUnreachable(
-                        f"OSV API {method} {url} was refused: HTTP {status}"
-                        + (f": {detail}" if detail else "")
-                    )
-            if attempt + 1 < self._retry.attempts:
-                await self._sleep(wait if wait is not None else self._retry.delay(attempt))
-        raise SourceUnreachable(
-            f"OSV API {method} {url} failed after {self._retry.attempts} attempts: {problem}"
-        )
+            response = await request_once(
+                lambda: client.request(method, url, json=payload), "server"
+            )
+            if isinstance(response, Retry):
+                return response
+            if response.status_code == 200:
+                try:
+                    return parse(response.json())
+                except ValueError as exc:  # JSON, UTF-8 and shape errors alike
+                    return Retry(f"malformed answer: {exc}")
+            # Other 4xx (and redirects, which are not followed): the request itself is wrong,
+            # and repeating it cannot help.
+            detail = response.text[:200].strip()
+            raise SourceUnreachable(
+                f"OSV API {method} {url} was refused: HTTP {response.status_code}"
+                + (f": {detail}" if detail else "")
+            )
+
+        outcome = await retrying(attempt, self._retry, sleep=self._sleep)
+        if isinstance(outcome, GaveUp):
+            raise SourceUnreachable(
+                f"OSV API {method} {url} failed {outcome.after}: {outcome.problem}"
+            )
+        return outcome
 
 
 async def _gather(coroutines: Sequence[Awaitable[T]]) -> list[T]:

@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 from scorer import __version__
-from scorer.audit import AuditReport, Finding
-from scorer.config import Suppression
+from scorer.records import AuditReport, Finding
+from scorer.suppressions import Suppression
 
 SCHEMA_VERSION = 1
 
 
 def finding_json(finding: Finding, level: str) -> dict[str, Any]:
+    """One finding at `level` (a `Level` value, or "suppressed")."""
     pkg = finding.package
     return {
         "package": pkg.name,
@@ -43,7 +44,7 @@ def report_json(report: AuditReport) -> dict[str, Any]:
         "lockfile": str(report.lockfile.path),
         "format": report.lockfile.format,
         "mode": report.mode,
-        "sources": list(report.sources),
+        "sources": [s.to_json() for s in report.sources],
         "policy": {"value": report.policy.value, "origin": report.policy_origin},
         "counts": {
             "packages": len(report.lockfile.packages),
@@ -53,7 +54,7 @@ def report_json(report: AuditReport) -> dict[str, Any]:
             "affected_packages": len({f.package.key for f in report.findings}),
             "suppressed": len(report.suppressed),
         },
-        "findings": [finding_json(f, report.level) for f in report.findings],
+        "findings": [finding_json(f, report.level.value) for f in report.findings],
         "suppressed": [
             {**finding_json(s.finding, "suppressed"), "suppression": suppression_json(s.by)}
             for s in report.suppressed

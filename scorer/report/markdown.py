@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from scorer.audit import AuditReport
+from scorer.records import AuditReport, Level
 from scorer.text import safe
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
@@ -19,12 +19,13 @@ def md(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", safe(text).replace("\n", " "))
 
 
-def render_markdown(report: AuditReport) -> str:
+def render_markdown(report: AuditReport, *, pretty: bool = True) -> str:
+    """The report as Markdown."""
     lock = report.lockfile
     n = len(report.findings)
     if n == 0:
         verdict = "No malicious package versions found."
-    elif report.policy.value == "error":
+    elif report.level is Level.ERROR:
         verdict = f"**{n} malicious package version{'s' if n != 1 else ''} found.**"
     else:
         verdict = (

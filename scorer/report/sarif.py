@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from scorer import __version__
-from scorer.audit import AuditReport, Finding
+from scorer.records import AuditReport, Finding, Level
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_LEVEL = {"error": "error", "warning": "warning", "none": "note"}
+# SARIF result levels: a finding that is only counted is a note, not "none" (which hides it).
+_LEVEL = {Level.ERROR: "error", Level.WARNING: "warning", Level.NONE: "note"}
 
 
 def fingerprint(finding: Finding) -> str:
@@ -44,7 +45,8 @@ def _uri(path: Path) -> str:
         return path.resolve().as_uri()
 
 
-def render_sarif(report: AuditReport) -> str:
+def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
+    """The report as SARIF 2.1.0 (always indented; `pretty` is unused)."""
     path = report.lockfile.path
     try:
         text = path.read_text(encoding="utf-8-sig")

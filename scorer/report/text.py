@@ -6,21 +6,20 @@ summary or a package name cannot move the cursor, recolour the terminal or hide 
 
 from __future__ import annotations
 
-from scorer.audit import AuditReport
+from scorer.policy import listed
+from scorer.records import AuditReport, Level
 from scorer.text import safe
 
-_LABEL = {"error": "ERROR", "warning": "WARN", "none": "note"}
+_LABEL = {Level.ERROR: "ERROR", Level.WARNING: "WARN", Level.NONE: "note"}
 
 
 def _source_line(report: AuditReport) -> str:
     parts = []
     for src in report.sources:
-        if src["kind"] == "osv-api":
-            parts.append(
-                f"OSV API {src['url']} ({src['records']} records, {src['requests']} requests)"
-            )
+        if src.kind == "osv-api":
+            parts.append(f"OSV API {src.location} ({src.records} records, {src.requests} requests)")
         else:
-            parts.append(f"local database {src['path']} ({src['records']} records)")
+            parts.append(f"local database {src.location} ({src.records} records)")
     return f"{report.mode}: " + "; ".join(parts)
 
 
@@ -51,7 +50,8 @@ def _table(report: AuditReport, width: int = 120) -> str:
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 
-def render_text(report: AuditReport) -> str:
+def render_text(report: AuditReport, *, pretty: bool = True) -> str:
+    """The report as terminal text."""
     lock = report.lockfile
     lines = [
         safe(
@@ -59,7 +59,7 @@ def render_text(report: AuditReport) -> str:
             f"{report.checked} checked against {_source_line(report)}"
         )
     ]
-    if report.policy.value != "off" and report.findings:
+    if listed(report.policy) and report.findings:
         lines.append(_table(report))
     for s in report.suppressed:
         lines.append(
@@ -88,7 +88,7 @@ def render_text(report: AuditReport) -> str:
         )
     n = len(report.findings)
     word = "malicious version" if n == 1 else "malicious versions"
-    if report.policy.value == "off":
+    if not listed(report.policy):
         lines.append(f"{n} {word} found (policy off: not reported as failures)")
     elif n:
         lines.append(
