@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -89,7 +90,7 @@ def test_generator_writes_exactly_the_committed_files(tmp_path: Path) -> None:
     assert generator().main(["--root", str(tmp_path)]) == 0
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     snapshot = [p.relative_to(APP) for p in SNAPSHOT.rglob("*") if p.is_file()]
-    owned = [Path("osv.json"), *snapshot]
+    owned = [Path("osv.json"), Path("provscore.toml"), *snapshot]
     assert written == sorted(owned)
     for relative in written:
         assert (tmp_path / relative).read_bytes() == (APP / relative).read_bytes(), relative
@@ -143,6 +144,27 @@ def test_audit_finds_the_malicious_hits(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     findings = json.loads(result.stdout)["findings"]
     assert {(f["package"], f["version"]) for f in findings} == MALICIOUS
+
+
+def test_config_beside_the_lockfile_names_the_generated_files() -> None:
+    config = tomllib.loads((APP / "provscore.toml").read_text(encoding="utf-8"))
+    assert config == {"compromised_db": "osv.json", "snapshot": "snapshot", "offline": True}
+    assert (APP / config["compromised_db"]).is_file()
+    assert (APP / config["snapshot"] / "packuments").is_dir()
+
+
+def test_config_is_accepted_by_provscore() -> None:
+    from scorer.config import KNOWN_KEYS, find_config
+
+    if not {"snapshot", "offline"} <= KNOWN_KEYS:
+        pytest.skip("config keys snapshot/offline are not known yet (they come with `report`)")
+    config = find_config(APP)
+    assert config.path == APP / "provscore.toml"
+    assert (config.get("snapshot"), config.get("offline")) == ("snapshot", True)
+    result = run("audit", str(LOCKFILE), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    found = {(f["package"], f["version"]) for f in json.loads(result.stdout)["findings"]}
+    assert found == MALICIOUS
 
 
 # -- the snapshot -----------------------------------------------------------------------------

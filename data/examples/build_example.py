@@ -1,13 +1,13 @@
 """Build the offline example of data/examples/npm-app from facts written in this file.
 
-The example ships an OSV database (`osv.json`) and a frozen snapshot (`snapshot/`) of registry
-documents and insights records, so that provscore can report on its lockfile offline on a fresh
-machine (`--db .../osv.json --offline --snapshot .../snapshot`). Everything those files hold is
-written below as facts (ids, names, versions, ranges, dates, publishers, times, flags), each
-record naming where its facts come from; any summary is our own short wording. Two kinds of
-record are kept apart: REAL facts from public sources (advisory databases, the npm CLI's
-registry test fixtures, incident threads), and CONSTRUCTED cases for the publication signals
-that no real source in reach shows with its full history (fictional packages
+`provscore report data/examples/npm-app/package-lock.json` finds, through the `provscore.toml`
+beside the lockfile, an OSV database (`osv.json`) and a frozen snapshot (`snapshot/`) of
+registry documents and insights records, so it runs offline on a fresh machine. Everything those
+files hold is written below as facts (ids, names, versions, ranges, dates, publishers, times,
+flags), each record naming where its facts come from; any summary is our own short wording.
+Two kinds of record are kept apart: REAL facts from public sources (advisory databases, the npm
+CLI's registry test fixtures, incident threads), and CONSTRUCTED cases for the publication
+signals that no real source in reach shows with its full history (fictional packages
 `provscore-example-*` and fictional `*-example` accounts), each marked `_provscore_constructed`.
 What a source does not say is left out, so provscore reports it unknown.
 
@@ -721,6 +721,15 @@ def insights_records() -> dict[str, dict[str, Any]]:
 
 # -- output -----------------------------------------------------------------------------------
 
+CONFIG = """\
+# The offline example: `provscore report data/examples/npm-app/package-lock.json` with no
+# other flag reads everything from here (paths are relative to this file).
+# Written by data/examples/build_example.py; see data/examples/README.md.
+compromised_db = "osv.json"
+snapshot = "snapshot"
+offline = true
+"""
+
 
 def escaped(name: str) -> str:
     """npm's escaped name, as scorer.registry.document_path: `@scope/x` -> `@scope%2fx`."""
@@ -729,7 +738,7 @@ def escaped(name: str) -> str:
 
 def outputs() -> dict[Path, str]:
     """Every file this script owns, relative to data/examples/npm-app, with its text."""
-    files: dict[Path, str] = {Path("osv.json"): osv_database()}
+    files: dict[Path, str] = {Path("osv.json"): osv_database(), Path("provscore.toml"): CONFIG}
     documents = {**real_documents(), **constructed_documents()}
     for name, doc in documents.items():
         body = {"name": name, "registry": REGISTRY, "document": doc}
