@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +30,7 @@ from scorer.options import (
     RegistryOpt,
     SnapshotOpt,
 )
-from scorer.report.formats import AuditFormat, ListFormat, PublicationFormat
+from scorer.report.formats import AuditFormat, ListFormat, PublicationFormat, ReportFormat
 from scorer.text import safe
 
 app = typer.Typer(
@@ -236,6 +237,183 @@ def _progress() -> Any:
             bar.stop()
 
     return update
+
+
+REPORT_HELP = "\n\n".join(
+    [
+        "Rank every locked version by publication risk, with the reasons, under one policy.",
+        "Malicious matches (the audit gate: --osv online, else the local database) come first,"
+        " then every registry version by its risk score (0-100) with the facts behind it:"
+        " published over Tor, no 2FA, publisher changed, provenance or trusted publishing"
+        " lost, install script added, and more. Unknown facts are reported as unknown, with why.",
+        "Exit codes: 0 nothing at error level; 1 a malicious version under policy error, or a"
+        " version at or above --risk-error under risk policy error; 2 bad input, option or"
+        " configuration; 3 a required source was unreachable (--osv, or --strict).",
+    ]
+)
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        from scorer.errors import ConfigError
+
+        raise ConfigError(
+            f"--now {value!r}: expected an ISO 8601 time, e.g. 2026-11-30T12:00:00Z"
+        ) from None
+
+
+@app.command("report", help=REPORT_HELP)
+def report(
+    lockfile: LockfileArg = None,
+    osv: OsvFlag = False,
+    compromised: CompromisedFlag = False,
+    db: DbOpt = None,
+    policy: PolicyOpt = None,
+    osv_url: OsvUrlOpt = None,
+    registry: RegistryOpt = None,
+    insights_url: InsightsUrlOpt = None,
+    offline: Annotated[
+        bool | None,
+        typer.Option(
+            "--offline/--no-offline",
+            help="Read registry documents and insights only from the cache and --snapshot;"
+            " never touch the network (default: config offline, else online).",
+            show_default=False,
+        ),
+    ] = None,
+    snapshot: SnapshotOpt = None,
+    cache_dir: CacheDirOpt = None,
+    scorer: Annotated[
+        str | None,
+        typer.Option(
+            "--scorer",
+            help="weighted (default: the shipped weights) or trained. Default: config scorer.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="The model file for --scorer trained.", show_default=False),
+    ] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--weights",
+            help="Weights for the weighted scorer (TOML; default: config weights, then the"
+            " shipped weights.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            help="Scan time, ISO 8601 (default: the clock). Release ages are measured from it,"
+            " so a run is reproducible.",
+            show_default=False,
+        ),
+    ] = None,
+    risk_warn: Annotated[
+        float | None,
+        typer.Option(
+            "--risk-warn",
+            help="Flag versions scoring at or above this for review. Default: config"
+            " risk_warn, then 40.",
+            show_default=False,
+        ),
+    ] = None,
+    risk_error: Annotated[
+        float | None,
+        typer.Option(
+            "--risk-error",
+            help="Versions at or above this are errors under risk policy error. Default:"
+            " config risk_error, then 70.",
+            show_default=False,
+        ),
+    ] = None,
+    risk_policy: Annotated[
+        str | None,
+        typer.Option(
+            "--risk-policy",
+            help="error, warn or off for the risk thresholds. Default:"
+            " $PROVSCORE_RISK_POLICY, then config risk_policy, then warn.",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="An unreachable registry or insights endpoint is exit 3 instead of unknown facts.",
+        ),
+    ] = False,
+    diff: Annotated[
+        Path | None,
+        typer.Option(
+            "--diff",
+            help="Report only the versions that are new or changed against this older"
+            " lockfile (for a pull request).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help="text, json, sarif (2.1.0), markdown (a PR comment) or html (one"
+            " self-contained file).",
+        ),
+    ] = ReportFormat.TEXT,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="Write the report to this file (replaced atomically) instead of stdout.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    from scorer.errors import ConfigError
+    from scorer.report.risk import render
+    from scorer.risk import ReportOptions, run_report
+
+    if osv and compromised:
+        raise ConfigError("--osv and --compromised exclude each other: choose one mode")
+    result = run_report(
+        ReportOptions(
+            lockfile=_resolve_lockfile(lockfile),
+            online=osv,
+            db=db,
+            policy=policy,
+            osv_url=osv_url,
+            registry=registry,
+            insights_url=insights_url,
+            offline=offline,
+            snapshot=snapshot,
+            cache_dir=cache_dir,
+            scorer=scorer,
+            model=model,
+            weights=weights,
+            now=_parse_now(now),
+            risk_warn=risk_warn,
+            risk_error=risk_error,
+            risk_policy=risk_policy,
+            strict=strict,
+            diff=diff,
+        ),
+    )
+    if output is not None:
+        from scorer.atomic import write_atomic
+
+        write_atomic(output, render(result, fmt, pretty=True))
+        typer.echo(f"provscore: report written to {safe(str(output))}", err=True)
+    else:
+        sys.stdout.write(render(result, fmt, pretty=_pretty()))
+    _exit(result.exit_code)
 
 
 insights_app = typer.Typer(

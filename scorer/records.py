@@ -2,7 +2,8 @@
 
 read lockfile -> fetch -> features -> score -> policy -> render: each arrow passes these.
 Unknown facts are `None` (with a reason where one is known), never a silent `False` or `0`.
-The result types that commands share (`Finding`, its `Level`, `SourceInfo`, `AuditReport`)
+The result types that commands share (`Finding`, its `Level`, `SourceInfo`, `AuditReport`,
+`RankedPackage`, `RiskReport`)
 live here too, so renderers import only this module and never an orchestrator.
 """
 
@@ -14,8 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: these modules sit above this one
+    from datetime import datetime
+
+    from scorer.features import FeatureRow
+    from scorer.lockdiff import Change, LockDiff
     from scorer.osv.database import MergeCounts
     from scorer.policy import Policy
+    from scorer.scoring import Scored
     from scorer.suppressions import Suppression
 
 
@@ -172,3 +178,64 @@ class AuditReport:
     @property
     def checked(self) -> int:
         return len(self.lockfile.packages) - len(self.not_checked)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A resolved setting and where it came from (an option, a variable, a config file, default)."""
+
+    value: float
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerInfo:
+    """Which scorer ranked a report: its kind, its name and the sha256 of its weights or model."""
+
+    kind: str
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class RankedPackage:
+    """One locked package in a risk report: its malicious hits, its score and why, its level.
+
+    `not_scored` says why a package has no score at all (it is not a registry package); a
+    registry package whose facts are all unknown has `scored.score is None` instead."""
+
+    package: LockedPackage
+    level: Level
+    malicious: tuple[Finding, ...] = ()
+    scored: Scored | None = None
+    row: FeatureRow | None = None
+    not_scored: str | None = None
+    suppressed: Suppression | None = None  # the suppression that silenced its risk flag
+    change: Change | None = None  # --diff: how it differs from the old lockfile
+
+    @property
+    def score(self) -> float | None:
+        return self.scored.score if self.scored is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskReport:
+    """The outcome of `provscore report`: packages in rank order, each with its level under the
+    malicious and risk policies; `exit_code` is decided by the policy engine when it is made."""
+
+    lockfile: Lockfile
+    now: datetime
+    scorer: ScorerInfo
+    malicious_policy: Policy
+    malicious_policy_origin: str
+    risk_policy: Policy
+    risk_policy_origin: str
+    risk_warn: Setting
+    risk_error: Setting
+    sources: tuple[SourceInfo, ...]
+    packages: tuple[RankedPackage, ...]
+    exit_code: int
+    suppressed_malicious: int = 0
+    unused_suppressions: tuple[Suppression, ...] = ()
+    expired_suppressions: tuple[Suppression, ...] = ()
+    diff: LockDiff | None = None

@@ -20,7 +20,7 @@ import pytest
 from scorer.lockfiles import read_lockfile
 from scorer.npmrc import RegistrySelection
 from scorer.osv.database import dump_database, load_database
-from scorer.publication import read_insights_snapshot
+from scorer.gather import read_insights_snapshot
 from scorer.registry import RegistryClient, document_path
 from scorer.signals import version_signals
 
@@ -156,11 +156,10 @@ def test_config_beside_the_lockfile_names_the_generated_files() -> None:
 def test_config_is_accepted_by_provscore() -> None:
     from scorer.config import KNOWN_KEYS, find_config
 
-    if not {"snapshot", "offline"} <= KNOWN_KEYS:
-        pytest.skip("config keys snapshot/offline are not known yet (they come with `report`)")
+    assert {"snapshot", "offline", "compromised_db"} <= KNOWN_KEYS
     config = find_config(APP)
     assert config.path == APP / "provscore.toml"
-    assert (config.get("snapshot"), config.get("offline")) == ("snapshot", True)
+    assert (config.get_path("snapshot"), config.get_bool("offline")) == (APP / "snapshot", True)
     result = run("audit", str(LOCKFILE), "--format", "json")
     assert result.returncode == 1, result.stderr
     found = {(f["package"], f["version"]) for f in json.loads(result.stdout)["findings"]}

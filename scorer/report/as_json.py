@@ -1,12 +1,16 @@
-"""The JSON audit report (schema documented in the README; `schema_version` bumps on change)."""
+"""The JSON audit and risk reports (schemas documented in the README; `schema_version` bumps on
+change). `risk_report_json` is the one description of a `RiskReport` as data: every other format
+of the risk report (text, Markdown, SARIF, HTML) renders that dict, so they cannot disagree."""
 
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from typing import Any
 
 from scorer import __version__
-from scorer.records import AuditReport, Finding
+from scorer.records import AuditReport, Finding, Level, RankedPackage, RiskReport
 from scorer.suppressions import Suppression
 
 SCHEMA_VERSION = 1
@@ -75,6 +79,138 @@ def report_json(report: AuditReport) -> dict[str, Any]:
 def render_json(report: AuditReport, *, pretty: bool = True) -> str:
     """Indented for people; compact (and several times faster: the C encoder only serves
     unindented output) for machines, which the CLI chooses when stdout is not a terminal."""
+    return dumps(report_json(report), pretty=pretty)
+
+
+# -- the risk report (`provscore report`) ----------------------------------------------------
+
+
+def _plain(value: object) -> object:
+    """JSON-ready fact values: tuples as lists, NaN as null."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
+    pkg = entry.package
+    malicious = None
+    if entry.malicious:
+        malicious = {
+            "ids": sorted({i for f in entry.malicious for i in f.ids}),
+            "summary": next((f.summary for f in entry.malicious if f.summary), None),
+            "incidents": [
+                {"ids": list(f.ids), "summary": f.summary, "source": f.source, "note": f.note}
+                for f in entry.malicious
+            ],
+        }
+    row, scored = entry.row, entry.scored
+    details = row.details if row is not None else {}
+    reasons = [
+        {"feature": feature, "text": details.get(feature, feature), "points": round(points, 2)}
+        for feature, points in (scored.contributions if scored is not None else ())
+    ]
+    unknown = [
+        {"feature": feature, "why": why}
+        for feature, why in (sorted(row.unknown.items()) if row is not None else ())
+    ]
+    facts = {
+        key: {"value": _plain(value), "source": source}
+        for key, (value, source) in (sorted(row.facts.items()) if row is not None else ())
+    }
+    change = entry.change
+    return {
+        "rank": rank,
+        "name": pkg.name,
+        "version": pkg.version,
+        "aliases": list(pkg.aliases),
+        "paths": list(pkg.paths),
+        "dev": pkg.dev,
+        "source": pkg.source.value,
+        "change": change.kind if change is not None else None,
+        "replaces": list(change.replaces) if change is not None else None,
+        "malicious": malicious,
+        "score": round(scored.score, 2)
+        if scored is not None and scored.score is not None
+        else None,
+        "confidence": round(scored.confidence, 3) if scored is not None else 0.0,
+        "level": entry.level.value,
+        "suppressed": suppression_json(entry.suppressed) if entry.suppressed is not None else None,
+        "not_scored": entry.not_scored,
+        "reasons": reasons,
+        "unknown": unknown,
+        "facts": facts,
+    }
+
+
+def risk_report_json(report: RiskReport) -> dict[str, Any]:
+    levels = Counter(p.level for p in report.packages)
+    diff = None
+    if report.diff is not None:
+        kinds = Counter(c.kind for c in report.diff.changes)
+        diff = {
+            "old_lockfile": str(report.diff.old.path),
+            "old_format": report.diff.old.format,
+            "added": kinds["added"],
+            "changed": kinds["changed"],
+            "unchanged": report.diff.unchanged,
+            "removed": len(report.diff.removed),
+        }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "provscore", "version": __version__},
+        "lockfile": str(report.lockfile.path),
+        "format": report.lockfile.format,
+        "now": report.now.isoformat(),
+        "diff": diff,
+        "scorer": {
+            "kind": report.scorer.kind,
+            "name": report.scorer.name,
+            "sha256": report.scorer.sha256,
+        },
+        "policy": {
+            "malicious": {
+                "value": report.malicious_policy.value,
+                "origin": report.malicious_policy_origin,
+            },
+            "risk": {
+                "value": report.risk_policy.value,
+                "origin": report.risk_policy_origin,
+                "warn": report.risk_warn.value,
+                "error": report.risk_error.value,
+                "warn_origin": report.risk_warn.origin,
+                "error_origin": report.risk_error.origin,
+            },
+        },
+        "sources": [s.to_json() for s in report.sources],
+        "counts": {
+            "packages": len(report.packages),
+            "scored": sum(1 for p in report.packages if p.not_scored is None),
+            "not_scored": sum(1 for p in report.packages if p.not_scored is not None),
+            "malicious": sum(1 for p in report.packages if p.malicious),
+            "error": levels[Level.ERROR],
+            "warning": levels[Level.WARNING],
+            "none": levels[Level.NONE],
+            "suppressed": report.suppressed_malicious
+            + sum(1 for p in report.packages if p.suppressed is not None),
+            "unknown_score": sum(
+                1 for p in report.packages if p.not_scored is None and p.score is None
+            ),
+        },
+        "packages": [ranked_json(p, i) for i, p in enumerate(report.packages, start=1)],
+        "unused_suppressions": [suppression_json(s) for s in report.unused_suppressions],
+        "expired_suppressions": [suppression_json(s) for s in report.expired_suppressions],
+    }
+
+
+def dumps(doc: Any, *, pretty: bool) -> str:
+    """Indented for people; compact (the C encoder) for machines."""
     if pretty:
-        return json.dumps(report_json(report), indent=2) + "\n"
-    return json.dumps(report_json(report), separators=(",", ":")) + "\n"
+        return json.dumps(doc, indent=2) + "\n"
+    return json.dumps(doc, separators=(",", ":")) + "\n"
+
+
+def render_risk_json(report: RiskReport, *, pretty: bool = True) -> str:
+    return dumps(risk_report_json(report), pretty=pretty)

@@ -7,8 +7,10 @@ emphasis) as well as control characters, since package names and summaries are u
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from scorer.records import AuditReport, Level
+from scorer.records import AuditReport, Level, RiskReport
 from scorer.text import safe
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
@@ -60,4 +62,59 @@ def render_markdown(report: AuditReport, *, pretty: bool = True) -> str:
         extras.append(f"{len(report.unused_suppressions)} unused suppressions")
     if extras:
         out += ["", "_" + "; ".join(extras) + "._"]
+    return "\n".join(out) + "\n"
+
+
+# -- the risk report (`provscore report`) ----------------------------------------------------
+
+
+def render_risk_markdown(report: RiskReport, *, pretty: bool = True) -> str:
+    """Sized for a pull-request comment: flagged versions first, the rest folded."""
+    from scorer.report.as_json import risk_report_json
+
+    return risk_markdown(risk_report_json(report))
+
+
+def risk_markdown(doc: Mapping[str, Any], *, limit: int = 50) -> str:
+    from scorer.report.text import reason_line, risk_summary, score_cell, shown, spec_cell
+
+    c = doc["counts"]
+    flagged = [p for p in doc["packages"] if p["malicious"] or p["level"] != "none"]
+    rest = [p for p in shown(doc) if p not in flagged]
+    if c["malicious"]:
+        verdict = f"**{c['malicious']} malicious package version(s).**"
+    elif flagged:
+        verdict = f"**{len(flagged)} version(s) flagged for review.**"
+    else:
+        verdict = "No malicious or flagged versions."
+    out = ["### provscore report", "", verdict, "", md(risk_summary(doc)) + "."]
+    if doc["diff"]:
+        d = doc["diff"]
+        out += [
+            "",
+            f"Changes against {md(d['old_lockfile'])}: {d['added']} added, {d['changed']} changed.",
+        ]
+
+    def table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        body = ["| # | level | score | package | reasons |", "|---|---|---|---|---|"]
+        for p in rows[:limit]:
+            body.append(
+                f"| {p['rank']} | {p['level']} | {score_cell(p)} | {md(spec_cell(p))} | "
+                f"{md(reason_line(p))} |"
+            )
+        if len(rows) > limit:
+            body.append(f"| … | | | {len(rows) - limit} more | |")
+        return body
+
+    if flagged:
+        out += ["", *table(flagged)]
+    if rest:
+        out += [
+            "",
+            f"<details><summary>{len(rest)} more with a score above 0</summary>",
+            "",
+            *table(rest),
+            "",
+            "</details>",
+        ]
     return "\n".join(out) + "\n"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from scorer import __version__
-from scorer.records import AuditReport, Finding, Level
+from scorer.records import AuditReport, Finding, Level, RiskReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # SARIF result levels: a finding that is only counted is a note, not "none" (which hides it).
@@ -25,12 +26,12 @@ def fingerprint(finding: Finding) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _line(text: str, finding: Finding) -> int | None:
-    pkg = finding.package
-    needles = [json.dumps(p) + ":" for p in pkg.paths]
-    needles += [f"\n{p}:" for p in pkg.paths] + [f"\n'{p}':" for p in pkg.paths]
-    needles += [f"\n  {p}:" for p in pkg.paths] + [f"\n  '{p}':" for p in pkg.paths]
-    needles += [f'"{pkg.name}": {{\n', f'"{pkg.name}":']
+def lockfile_line(text: str, name: str, paths: Sequence[str]) -> int | None:
+    """The 1-based line of a package's entry in the lockfile text, where the format has one."""
+    needles = [json.dumps(p) + ":" for p in paths]
+    needles += [f"\n{p}:" for p in paths] + [f"\n'{p}':" for p in paths]
+    needles += [f"\n  {p}:" for p in paths] + [f"\n  '{p}':" for p in paths]
+    needles += [f'"{name}": {{\n', f'"{name}":']
     for needle in needles:
         at = text.find(needle)
         if at != -1:
@@ -38,7 +39,7 @@ def _line(text: str, finding: Finding) -> int | None:
     return None
 
 
-def _uri(path: Path) -> str:
+def uri(path: Path) -> str:
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -66,8 +67,12 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
                 "properties": {"aliases": list(f.ids[1:]), "tags": ["security", "malware"]},
             },
         )
-        region = {"startLine": line} if (line := _line(text, f)) else None
-        location: dict[str, Any] = {"artifactLocation": {"uri": _uri(path)}}
+        region = (
+            {"startLine": line}
+            if (line := lockfile_line(text, f.package.name, f.package.paths))
+            else None
+        )
+        location: dict[str, Any] = {"artifactLocation": {"uri": uri(path)}}
         if region:
             location["region"] = region
         message = f"{f.subject} is a known malicious release ({', '.join(f.ids)})"
@@ -108,3 +113,122 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
         ],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+# -- the risk report (`provscore report`) ----------------------------------------------------
+
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "none": "note"}
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def render_risk_sarif(report: RiskReport, *, pretty: bool = True) -> str:
+    """The risk report as SARIF 2.1.0 (always indented)."""
+    from scorer.report.as_json import risk_report_json
+
+    return risk_sarif(risk_report_json(report))
+
+
+def risk_sarif(doc: Mapping[str, Any]) -> str:
+    """SARIF 2.1.0: one rule per kind of reason (and per malicious incident), one result per
+    (package, reason) of every flagged or malicious version, at the package's lockfile line."""
+    from scorer.features import FEATURES
+
+    meaning = {f.name: f.meaning for f in FEATURES}
+    path = Path(doc["lockfile"])
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError:
+        text = ""
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for pkg in doc["packages"]:
+        if not pkg["malicious"] and pkg["level"] == "none":
+            continue
+        location: dict[str, Any] = {"artifactLocation": {"uri": uri(path)}}
+        if (line := lockfile_line(text, pkg["name"], pkg["paths"])) is not None:
+            location["region"] = {"startLine": line}
+        spec = f"{pkg['name']}@{pkg['version']}"
+        found: list[tuple[str, str, str]] = []  # (rule id, message, level)
+        for incident in (pkg["malicious"] or {}).get("incidents", []):
+            rule_id = incident["ids"][0]
+            rules.setdefault(
+                rule_id,
+                {
+                    "id": rule_id,
+                    "name": "MaliciousPackageVersion",
+                    "shortDescription": {"text": f"Known malicious package version ({rule_id})"},
+                    "helpUri": f"https://osv.dev/vulnerability/{rule_id}",
+                    "properties": {"tags": ["security", "malware"]},
+                },
+            )
+            found.append(
+                (
+                    rule_id,
+                    f"{spec} is a known malicious release ({', '.join(incident['ids'])})",
+                    "error" if pkg["level"] == "error" else pkg["level"],
+                )
+            )
+        if pkg["score"] is not None and pkg["reasons"]:
+            for reason in pkg["reasons"]:
+                rule_id = f"provscore/{reason['feature']}"
+                rules.setdefault(
+                    rule_id,
+                    {
+                        "id": rule_id,
+                        "name": "".join(w.title() for w in reason["feature"].split("_")),
+                        "shortDescription": {
+                            "text": meaning.get(reason["feature"], reason["feature"])
+                        },
+                        "properties": {"tags": ["security", "supply-chain", "publication-risk"]},
+                    },
+                )
+                found.append(
+                    (
+                        rule_id,
+                        f"{spec}: {reason['text']} (+{reason['points']:g} of risk score "
+                        f"{pkg['score']:g})",
+                        pkg["level"],
+                    )
+                )
+        for rule_id, message, level in found:
+            results.append(
+                {
+                    "ruleId": rule_id,
+                    "level": _SARIF_LEVEL[level],
+                    "message": {"text": message},
+                    "locations": [{"physicalLocation": location}],
+                    "partialFingerprints": {
+                        "provscore/package-reason/v1": _fingerprint(
+                            pkg["name"], pkg["version"], rule_id
+                        )
+                    },
+                    "properties": {
+                        "package": pkg["name"],
+                        "version": pkg["version"],
+                        "score": pkg["score"],
+                        "rank": pkg["rank"],
+                    },
+                }
+            )
+    sarif = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "provscore",
+                        "version": __version__,
+                        "informationUri": "https://example.invalid/provscore",
+                        "rules": [rules[k] for k in sorted(rules)],
+                    }
+                },
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
+    }
+    return json.dumps(sarif, indent=2) + "\n"

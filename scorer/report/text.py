@@ -6,8 +6,12 @@ summary or a package name cannot move the cursor, recolour the terminal or hide 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from io import StringIO
+from typing import Any
+
 from scorer.policy import listed
-from scorer.records import AuditReport, Level
+from scorer.records import AuditReport, Level, RiskReport
 from scorer.text import safe
 
 _LABEL = {Level.ERROR: "ERROR", Level.WARNING: "WARN", Level.NONE: "note"}
@@ -96,4 +100,133 @@ def render_text(report: AuditReport, *, pretty: bool = True) -> str:
         )
     else:
         lines.append("no malicious versions found")
+    return "\n".join(lines) + "\n"
+
+
+# -- the risk report (`provscore report`) ----------------------------------------------------
+
+_RISK_LABEL = {"error": "ERROR", "warning": "WARN", "none": ""}
+TOP_REASONS = 3
+
+
+def reason_line(pkg: Mapping[str, Any], limit: int = TOP_REASONS) -> str:
+    parts = []
+    if pkg["malicious"]:
+        ids = ", ".join(pkg["malicious"]["ids"])
+        summary = pkg["malicious"]["summary"]
+        parts.append(f"MALICIOUS {ids}" + (f": {summary}" if summary else ""))
+    if pkg["not_scored"]:
+        parts.append(f"not scored: {pkg['not_scored']}")
+    reasons = pkg["reasons"]
+    parts += [f"{r['text']} (+{r['points']:g})" for r in reasons[:limit]]
+    if len(reasons) > limit:
+        parts.append(f"{len(reasons) - limit} more")
+    if pkg["suppressed"]:
+        parts.append(f"suppressed: {pkg['suppressed']['reason']}")
+    return "; ".join(parts)
+
+
+def score_cell(pkg: Mapping[str, Any]) -> str:
+    if pkg["not_scored"]:
+        return "-"
+    if pkg["score"] is None:
+        return "?"
+    return f"{pkg['score']:.0f}"
+
+
+def spec_cell(pkg: Mapping[str, Any]) -> str:
+    spec = f"{pkg['name']}@{pkg['version']}"
+    if pkg.get("replaces"):
+        spec += f" (was {', '.join(pkg['replaces'])})"
+    elif pkg.get("change") == "added":
+        spec += " (new)"
+    return spec
+
+
+def shown(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """What a person reviews first: malicious hits, flagged versions and anything scoring."""
+    return [
+        p
+        for p in doc["packages"]
+        if p["malicious"] or p["level"] != "none" or (p["score"] or 0) > 0
+    ]
+
+
+def risk_summary(doc: Mapping[str, Any]) -> str:
+    c = doc["counts"]
+    risk = doc["policy"]["risk"]
+    return (
+        f"{c['malicious']} malicious, {c['error']} error, {c['warning']} warning "
+        f"(review at >= {risk['warn']:g}, error at >= {risk['error']:g} under risk policy "
+        f"{risk['value']}); {c['scored']} scored, {c['unknown_score']} with nothing known, "
+        f"{c['not_scored']} not scored"
+    )
+
+
+def _risk_source_line(source: Mapping[str, Any]) -> str:
+    kind = source["kind"]
+    if kind == "osv-api":
+        return f"OSV API {source['url']} ({source['records']} records)"
+    if kind == "local-db":
+        return f"local database {source['path']} ({source['records']} records)"
+    where = source.get("location") or "none"
+    line = f"{kind} {where}: {source['answered']}/{source['asked']} answered"
+    if source.get("note"):
+        line += f" ({source['note']})"
+    return line
+
+
+def render_risk_text(report: RiskReport, *, pretty: bool = True) -> str:
+    """The ranked table: what a person reviews first, with the top reasons of each."""
+    from scorer.report.as_json import risk_report_json
+
+    return risk_text(risk_report_json(report))
+
+
+def risk_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 50) -> str:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    lines = [
+        safe(
+            f"{doc['lockfile']} ({doc['format']}): {doc['counts']['packages']} packages, "
+            f"scanned {doc['now']}, scorer {doc['scorer']['kind']} ({doc['scorer']['name']})"
+        )
+    ]
+    if doc["diff"]:
+        d = doc["diff"]
+        lines.append(
+            safe(
+                f"compared with {d['old_lockfile']}: {d['added']} added, {d['changed']} changed, "
+                f"{d['unchanged']} unchanged, {d['removed']} removed"
+            )
+        )
+    lines += [safe("  " + _risk_source_line(s)) for s in doc["sources"]]
+    rows = shown(doc)
+    if rows:
+        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+        for column in ("#", "level", "score", "package", "reasons"):
+            table.add_column(column, overflow="fold")
+        for pkg in rows[:limit]:
+            cells = (
+                str(pkg["rank"]),
+                _RISK_LABEL[pkg["level"]],
+                score_cell(pkg),
+                spec_cell(pkg),
+                reason_line(pkg),
+            )
+            table.add_row(*(Text(safe(c)) for c in cells))
+        buffer = StringIO()
+        Console(file=buffer, width=width, color_system=None, highlight=False).print(table)
+        lines += [line.rstrip() for line in buffer.getvalue().splitlines()]
+        if len(rows) > limit:
+            lines.append(f"... {len(rows) - limit} more with a score above 0 (see --format json)")
+    else:
+        lines.append("no version scored above 0")
+    for key, word in (("expired_suppressions", "expired"), ("unused_suppressions", "unused")):
+        for s in doc[key]:
+            target = s["id"] or s["package"]
+            lines.append(safe(f"warning: {word} suppression of {target} ({s['reason']})"))
+    lines.append(risk_summary(doc))
     return "\n".join(lines) + "\n"

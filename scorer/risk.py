@@ -1,0 +1,282 @@
+"""`provscore report`: every locked version ranked by publication risk, with its reasons.
+
+read lockfile -> malicious matches (the audit gate's matcher, same database and policy) ->
+gather (registry documents as compact per-package histories, insights answers) -> features ->
+score -> rank -> policy -> suppressions. A malicious match is not a feature: it is a hard hit,
+ranked above every score. Git, file, link and workspace packages are listed as not scored, with
+why. Missing sources make facts unknown (with the reason), never an error, unless `--strict`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scorer.audit import AuditOptions, run_audit
+from scorer.config import Config, find_config
+from scorer.errors import ConfigError, SourceUnreachable
+from scorer.lockfiles import read_lockfile
+from scorer.policy import (
+    RISK,
+    exit_code,
+    finding_level,
+    resolve,
+    threshold_level,
+)
+from scorer.records import (
+    Finding,
+    Level,
+    LockedPackage,
+    RankedPackage,
+    RiskReport,
+    ScorerInfo,
+    Setting,
+    SourceKind,
+)
+from scorer.suppressions import Suppression, split_suppressed
+
+if TYPE_CHECKING:
+    from scorer.lockdiff import Change
+
+DEFAULT_COOLDOWN_DAYS = 7.0
+_SEVERITY = {Level.NONE: 0, Level.WARNING: 1, Level.ERROR: 2}
+NOT_SCORED = {
+    SourceKind.GIT: "git dependency: not published to a registry, so it has no publication history",
+    SourceKind.TARBALL: "remote tarball: not a registry download, so it has no publication history",
+    SourceKind.FILE: "local file dependency: not published to a registry",
+    SourceKind.LINK: "linked directory: not published to a registry",
+    SourceKind.WORKSPACE: "workspace package of this project: not published to a registry",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """What `provscore report` was asked. `None` means: from config, then the default."""
+
+    lockfile: Path
+    online: bool = False
+    db: Path | None = None
+    policy: str | None = None
+    osv_url: str | None = None
+    registry: str | None = None
+    insights_url: str | None = None
+    offline: bool | None = None
+    snapshot: Path | None = None
+    cache_dir: Path | None = None
+    scorer: str | None = None
+    model: Path | None = None
+    weights: Path | None = None
+    now: datetime | None = None
+    risk_warn: float | None = None
+    risk_error: float | None = None
+    risk_policy: str | None = None
+    strict: bool = False
+    diff: Path | None = None
+
+
+def _threshold(option: float | None, config: Config, key: str, default: float) -> Setting:
+    if option is not None:
+        value, origin = float(option), f"--{key.replace('_', '-')}"
+    elif (configured := config.get_number(key)) is not None:
+        value, origin = configured, f"{config.path} {key}"
+    else:
+        value, origin = default, "default"
+    if not 0 <= value <= 100:
+        raise ConfigError(f"{origin}: {key} must be between 0 and 100, got {value:g}")
+    return Setting(value, origin)
+
+
+def _now(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def rank_key(entry: RankedPackage) -> tuple[int, float, str, str]:
+    """Malicious hits first, then score descending (unknown scores after known ones, packages
+    that cannot be scored last), then name and version."""
+    pkg = entry.package
+    if entry.malicious:
+        group = 0
+    elif entry.not_scored is not None:
+        group = 3
+    elif entry.score is None:
+        group = 2
+    else:
+        group = 1
+    return (group, -(entry.score or 0.0), pkg.name, pkg.version)
+
+
+def worst(*levels: Level) -> Level:
+    return max(levels, key=_SEVERITY.__getitem__)
+
+
+def run_report(
+    options: ReportOptions,
+    *,
+    env: Mapping[str, str] | None = None,
+    home: Path | None = None,
+    registry_transport: object | None = None,
+) -> RiskReport:
+    from scorer.evidence import gather_evidence
+    from scorer.features import FeatureSettings, feature_frame, feature_row
+    from scorer.scoring import DEFAULT_RISK_ERROR, DEFAULT_RISK_WARN, load_scorer
+
+    env = os.environ if env is None else env
+    home = home or Path.home()
+    now = _now(options.now)
+    config = find_config(options.lockfile.parent)
+    risk_policy = resolve(RISK, options.risk_policy, env, config)
+    warn = _threshold(options.risk_warn, config, "risk_warn", DEFAULT_RISK_WARN)
+    error = _threshold(options.risk_error, config, "risk_error", DEFAULT_RISK_ERROR)
+    if warn.value > error.value:
+        raise ConfigError(
+            f"risk_warn ({warn.value:g}, {warn.origin}) is above risk_error "
+            f"({error.value:g}, {error.origin})"
+        )
+    cooldown = config.get_number("cooldown_days")
+    if cooldown is not None and cooldown < 0:
+        raise ConfigError(f"{config.path}: cooldown_days must be >= 0")
+    settings = FeatureSettings(
+        cooldown_days=DEFAULT_COOLDOWN_DAYS if cooldown is None else cooldown
+    )
+    scorer = load_scorer(
+        options.scorer or config.get_str("scorer") or "weighted",
+        weights=options.weights or config.get_path("weights"),
+        model=options.model or config.get_path("model"),
+    )
+
+    # The malicious part is the audit gate itself: same database, matcher, policy, suppressions.
+    audit = run_audit(
+        AuditOptions(
+            lockfile=options.lockfile,
+            online=options.online,
+            db=options.db,
+            policy=options.policy,
+            osv_url=options.osv_url,
+        ),
+        env=env,
+        today=now.date(),
+        home=home,
+    )
+    lock = audit.lockfile
+
+    diff = None
+    packages: Sequence[LockedPackage] = lock.packages
+    changes: dict[tuple[str, str, SourceKind], Change] = {}
+    if options.diff is not None:
+        from scorer.lockdiff import diff_lockfiles
+
+        diff = diff_lockfiles(read_lockfile(options.diff), lock)
+        changes = {(c.package.name, c.package.version, c.package.source): c for c in diff.changes}
+        packages = [c.package for c in diff.changes]
+
+    keys = sorted({p.key for p in packages if p.source is SourceKind.REGISTRY})
+    offline = options.offline if options.offline is not None else bool(config.get_bool("offline"))
+    evidence = gather_evidence(
+        keys,
+        packages=lock.packages,
+        project_dir=options.lockfile.parent,
+        config=config,
+        env=env,
+        home=home,
+        registry_url=options.registry,
+        insights_url=options.insights_url,
+        offline=offline,
+        snapshot_dir=options.snapshot or config.get_path("snapshot"),
+        cache_dir=options.cache_dir or config.get_path("cache_dir"),
+        strict=options.strict,
+        transport=registry_transport,
+    )
+    if options.strict and evidence.unreachable:
+        raise SourceUnreachable("; ".join(evidence.unreachable))
+
+    rows = [
+        feature_row(
+            name,
+            version,
+            evidence.histories.get(name),
+            evidence.history_missing.get(name),
+            evidence.answers.get((name, version)),
+            evidence.insights_missing,
+            now=now,
+            settings=settings,
+        )
+        for name, version in keys
+    ]
+    scored = dict(zip(keys, scorer.score(feature_frame(rows)), strict=True)) if rows else {}
+    by_key = {(r.name, r.version): r for r in rows}
+
+    findings: dict[tuple[str, str, SourceKind], list[Finding]] = {}
+    for finding in audit.findings:
+        p = finding.package
+        findings.setdefault((p.name, p.version, p.source), []).append(finding)
+    mal_level = finding_level(audit.policy)
+
+    draft: list[RankedPackage] = []
+    for pkg in packages:
+        ident = (pkg.name, pkg.version, pkg.source)
+        hits = tuple(findings.get(ident, ()))
+        if pkg.source is SourceKind.REGISTRY:
+            s = scored.get(pkg.key)
+            level = threshold_level(
+                s.score if s else None, warn.value, error.value, risk_policy.policy
+            )
+            entry = RankedPackage(
+                pkg,
+                level,
+                hits,
+                scored=s,
+                row=by_key.get(pkg.key),
+                change=changes.get(ident),
+            )
+        else:
+            entry = RankedPackage(
+                pkg, Level.NONE, hits, not_scored=NOT_SCORED[pkg.source], change=changes.get(ident)
+            )
+        draft.append(entry)
+
+    # A reviewed risk flag is suppressed by `package = "name@version"`; suppressed malicious
+    # findings were already taken out by the audit gate.
+    flagged = [i for i, e in enumerate(draft) if e.level is not Level.NONE]
+    matched, risk_unused, _expired = split_suppressed(
+        [(draft[i].package.spec, ()) for i in flagged], config.suppressions, now.date()
+    )
+    final = list(draft)
+    for i, by in zip(flagged, matched, strict=True):
+        if by is not None:
+            final[i] = _replace_level(draft[i], Level.NONE, by)
+    final = [
+        _replace_level(e, worst(e.level, mal_level), e.suppressed) if e.malicious else e
+        for e in final
+    ]
+    # Unused means it silenced neither a malicious finding nor a risk flag.
+    unused = tuple(s for s in risk_unused if s in audit.unused_suppressions)
+    return RiskReport(
+        lockfile=lock,
+        now=now,
+        scorer=ScorerInfo(scorer.kind, scorer.name, scorer.sha256),
+        malicious_policy=audit.policy,
+        malicious_policy_origin=audit.policy_origin,
+        risk_policy=risk_policy.policy,
+        risk_policy_origin=risk_policy.origin,
+        risk_warn=warn,
+        risk_error=error,
+        sources=(*audit.sources, *evidence.sources),
+        packages=tuple(sorted(final, key=rank_key)),
+        exit_code=exit_code(e.level for e in final),
+        suppressed_malicious=len(audit.suppressed),
+        unused_suppressions=unused,
+        expired_suppressions=audit.expired_suppressions,
+        diff=diff,
+    )
+
+
+def _replace_level(entry: RankedPackage, level: Level, by: Suppression | None) -> RankedPackage:
+    from dataclasses import replace
+
+    return replace(entry, level=level, suppressed=by)
