@@ -187,7 +187,7 @@ def risk_report_json(report: RiskReport) -> dict[str, Any]:
         "sources": [s.to_json() for s in report.sources],
         "counts": {
             "packages": len(report.packages),
-            "scored": sum(1 for p in report.packages if p.not_scored is None),
+            "scored": sum(1 for p in report.packages if p.score is not None),
             "not_scored": sum(1 for p in report.packages if p.not_scored is not None),
             "malicious": sum(1 for p in report.packages if p.malicious),
             "error": levels[Level.ERROR],

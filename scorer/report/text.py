@@ -159,7 +159,7 @@ def risk_summary(doc: Mapping[str, Any]) -> str:
         f"{c['malicious']} malicious, {c['error']} error, {c['warning']} warning "
         f"(review at >= {risk['warn']:g}, error at >= {risk['error']:g} under risk policy "
         f"{risk['value']}); {c['scored']} scored, {c['unknown_score']} with nothing known, "
-        f"{c['not_scored']} not scored"
+        f"{c['not_scored']} not registry packages"
     )
 
 
