@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from scorer.gather import read_insights_snapshot
 from scorer.lockfiles import read_lockfile
 from scorer.npmrc import RegistrySelection
 from scorer.osv.database import dump_database, load_database
-from scorer.gather import read_insights_snapshot
 from scorer.registry import RegistryClient, document_path
 from scorer.signals import version_signals
 

@@ -31,6 +31,10 @@ def test_every_config_key_is_documented() -> None:
 def test_first_command_reports_on_the_shipped_example() -> None:
     first = README.split("```sh\n", 1)[1].splitlines()[0]
     assert first.endswith("provscore report data/examples/npm-app/package-lock.json")
-    assert Path(__file__).resolve().parents[1].joinpath(
-        "data/examples/npm-app/package-lock.json"
-    ).is_file()
+    assert (
+        Path(__file__)
+        .resolve()
+        .parents[1]
+        .joinpath("data/examples/npm-app/package-lock.json")
+        .is_file()
+    )
