@@ -103,7 +103,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "install_script_added",
         "this version has a preinstall/install/postinstall script, the last established "
-        "release had none",
+        "release had none, and the package has a track record (mature_releases earlier releases)",
         "registry scripts (hasInstallScript in abbreviated documents)",
         "flag",
         "scripts unknown, or no established release when this one has a script",
@@ -141,6 +141,10 @@ class FeatureSettings:
     new_package_days: float = 30
     dormancy_days: float = 365
     burst_hours: float = 24
+    # A package's first releases often add their build or binary-download step (esbuild 0.0.x,
+    # evp_bytestokey 1.0.1 in the real histories we measured); a script appearing after a track
+    # record is what a takeover leaves behind (ua-parser-js, @ctrl/tinycolor, nx).
+    mature_releases: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -617,7 +621,7 @@ def _history_features(
         scripts = ", ".join(record.install_scripts or ()) or "hasInstallScript"
         row.known(
             "install_script_added",
-            not last.has_install_script,
+            not last.has_install_script and established >= settings.mature_releases,
             f"install script added ({scripts}); {last.version} had none",
         )
 

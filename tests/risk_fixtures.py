@@ -125,6 +125,8 @@ def incidents() -> list[Incident]:
         "published the same day from the usual (hijacked) account with a preinstall added. "
         "Times of day, 0.7.28's date and the account name are constructed.",
         [
+            Release("0.7.25", "2021-02-03T10:00:00.000Z", "ua-maint-example", ["ua-maint-example"]),
+            Release("0.7.26", "2021-03-01T10:00:00.000Z", "ua-maint-example", ["ua-maint-example"]),
             Release("0.7.27", "2021-03-17T10:00:00.000Z", "ua-maint-example", ["ua-maint-example"]),
             Release("0.7.28", "2021-04-12T10:00:00.000Z", "ua-maint-example", ["ua-maint-example"]),
             Release(
@@ -152,6 +154,12 @@ def incidents() -> list[Incident]:
     )
     post_nx = {"postinstall": "node telemetry.js"}
     nx_rel = [
+        Release(
+            "21.1.0", "2025-05-20T10:00:00.000Z", "nx-ci-example", ["nx-ci-example"], False, True
+        ),
+        Release(
+            "21.2.0", "2025-06-20T10:00:00.000Z", "nx-ci-example", ["nx-ci-example"], False, True
+        ),
         Release(
             "21.3.0", "2025-07-20T10:00:00.000Z", "nx-ci-example", ["nx-ci-example"], False, True
         ),
@@ -181,6 +189,8 @@ def incidents() -> list[Incident]:
         "minutes apart with the maintainer's stolen token, postinstall added. Times, 4.1.0's date "
         "and the account name are constructed.",
         [
+            Release("3.6.0", "2023-03-01T10:00:00.000Z", "tc-maint-example", ["tc-maint-example"]),
+            Release("3.6.1", "2023-09-01T10:00:00.000Z", "tc-maint-example", ["tc-maint-example"]),
             Release("4.0.0", "2024-11-01T10:00:00.000Z", "tc-maint-example", ["tc-maint-example"]),
             Release("4.1.0", "2025-03-01T10:00:00.000Z", "tc-maint-example", ["tc-maint-example"]),
             Release(

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,13 +99,19 @@ def test_every_real_version_has_a_complete_row_and_history_round_trips() -> None
     assert count > 9000
 
 
-def test_real_install_script_history_in_events() -> None:
+def test_real_install_script_added_early_in_events_is_not_counted() -> None:
+    # events 0.2.0 added an install script after only two releases: a young package adding its
+    # build step, not a takeover of an established one (settings.mature_releases).
     doc = real("events")
     history = package_history(doc)
-    added = [v for v in history.order if row(doc, v).values["install_script_added"] == 1.0]
-    assert added, "events adds an install script at some version"
-    r = row(doc, added[0])
-    assert "install script added (install)" in r.details["install_script_added"]
+    scripted = [v for v in history.order if history.records[v].has_install_script]
+    assert scripted and scripted[0] == "0.2.0"
+    r = row(doc, "0.2.0")
+    assert r.values["install_script_added"] == 0.0
+    assert r.facts["previous_established_version"] == ("0.1.1", "registry")
+    with_track_record = row(doc, "0.2.0", settings=replace(SETTINGS, mature_releases=2))
+    assert with_track_record.values["install_script_added"] == 1.0
+    assert "install script added (install)" in with_track_record.details["install_script_added"]
 
 
 def test_abbreviated_real_document_is_unknown_for_publishers() -> None:
@@ -129,6 +136,8 @@ def test_burst_second_version_compares_with_established_release() -> None:
         "burst",
         "CONSTRUCTED: two bad versions five minutes apart after a normal one",
         [
+            Release("0.9.0", "2023-01-01T00:00:00Z", A, [A]),
+            Release("0.9.1", "2023-06-01T00:00:00Z", A, [A]),
             Release("1.0.0", "2024-01-01T00:00:00Z", A, [A]),
             Release("1.0.1", "2024-06-01T10:00:00Z", M, [A, M], scripts=post),
             Release("1.0.2", "2024-06-01T10:05:00Z", M, [A, M], scripts=post),
