@@ -169,3 +169,23 @@ def test_the_publication_model_imports_no_http_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_text_rendering_neutralises_hostile_registry_values() -> None:
+    from scorer.publication import merge
+    from scorer.registry import FetchResult
+    from scorer.report.publication import render_text
+    from scorer.signals import version_signals
+
+    evil = "mallory\x1b[2J\u202eevil"
+    doc = {
+        "name": "x",
+        "versions": {"1.0.0": {"_npmUser": {"name": evil}, "maintainers": [{"name": evil}]}},
+        "time": {"created": "2024-01-01T00:00:00Z", "1.0.0": "2024-01-01T00:00:00Z"},
+    }
+    signals = version_signals(
+        FetchResult("x", "https://registry.example.invalid/", doc, "network"), "1.0.0"
+    )
+    text = render_text(merge("x", "1.0.0", None, signals))
+    assert "\x1b" not in text and "\u202e" not in text
+    assert "mallory\\x1b[2J\\u202eevil" in text

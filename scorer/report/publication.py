@@ -12,6 +12,7 @@ from typing import Any, Protocol, assert_never
 from scorer.errors import ConfigError
 from scorer.publication import FACTS, Fact, Publication, show_value
 from scorer.report.formats import PublicationFormat
+from scorer.text import safe
 
 
 def to_data(publication: Publication) -> dict[str, Any]:
@@ -55,7 +56,9 @@ def render_text(publication: Publication, *, pretty: bool = True) -> str:
         lines += _fact_lines(publication.previous)
     else:
         lines.append(f"previous version: unknown ({publication.previous_reason})")
-    return "\n".join(lines) + "\n"
+    # Publisher names, maintainers and deprecation messages come from registry documents and
+    # insights answers: neutralise control and bidi characters before they reach a terminal.
+    return "\n".join(safe(line) for line in lines) + "\n"
 
 
 def _fact_lines(publication: Publication) -> list[str]:
