@@ -1,0 +1,562 @@
+"""A local OSV database read as a stream of records, whatever its layout, through bounded readers.
+
+The three layouts are one JSON file (merge format, or any array / `{"vulns": [...]}` document,
+pretty-printed or not), a directory tree of record files (a checkout of the OpenSSF repository),
+and an OSV `all.zip`. Each is cut into *units* (a byte range of a merge-format file, a slice of
+the tree's files or of the archive's members) that `scan_unit` reads on its own, so that a
+process pool can index a large database on every core, holding one record at a time. Every
+record comes with a *locator* (a JSON list: byte span, file and position, or archive member)
+from which `read_record` reads it again later, alone. Nothing is read whole: files must be
+regular (a FIFO or a device is refused before it is read), every read is capped in bytes
+actually read (not in the size `stat` reports), and archive members are capped in inflated size
+and ratio, with their CRC checked.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import itertools
+import json
+import os
+import re
+import stat
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scorer.errors import InputError
+
+# One OSV record, one file of a tree, one archive member: far above any real record (the
+# largest OpenSSF npm records are tens of kilobytes), far below what would hurt a CI runner.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+# Deflate can reach about 1000:1; JSON records reach 10-20:1. A member that inflates more than
+# this (once past a megabyte) is a bomb, not a record.
+MAX_ZIP_RATIO = 200
+_RATIO_FLOOR = 1024 * 1024
+_CHUNK = 8 * 1024 * 1024
+
+_CONTAINER_KEYS = ("vulns", "advisories")
+_RECORD_KEYS = ("id", "affected", "aliases", "modified", "published", "summary", "details")
+MERGE_HEADER = b'{"vulns": [\n'
+MERGE_FOOTER = b"]}\n"
+
+Locator = list[Any]
+
+
+# --- bounded readers ------------------------------------------------------------------------
+
+
+def open_regular(path: Path) -> int:
+    """A read-only descriptor of `path`, refusing anything but a regular file. O_NONBLOCK on
+    open keeps a FIFO from blocking until a writer appears; it is refused right after."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise InputError(path, f"{kind}; expected a file of OSV records")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def pread_exact(fd: int, size: int, offset: int, where: Path) -> bytes:
+    """`size` bytes at `offset`, or InputError when the file ends first."""
+    parts, done = [], 0
+    while done < size:
+        try:
+            part = os.pread(fd, min(size - done, _CHUNK), offset + done)
+        except OSError as exc:
+            raise InputError(where, f"cannot read: {exc.strerror or exc}") from None
+        if not part:
+            raise InputError(where, "file ends early (changed while being read?)")
+        parts.append(part)
+        done += len(part)
+    return b"".join(parts)
+
+
+def read_bounded(path: Path, limit: int = MAX_RECORD_BYTES) -> bytes:
+    """The whole content of a regular file of at most `limit` bytes (counted as read)."""
+    fd = open_regular(path)
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise InputError(path, f"larger than {limit // (1024 * 1024)} MiB; not an OSV record file")
+    return data
+
+
+def line_at(fd: int, offset: int) -> int:
+    """The 1-based line number of byte `offset` (only ever needed to report an error)."""
+    line, done = 1, 0
+    while done < offset:
+        part = os.pread(fd, min(_CHUNK, offset - done), done)
+        if not part:
+            break
+        line += part.count(b"\n")
+        done += len(part)
+    return line
+
+
+# --- layouts and units ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A part of a database that one worker reads: `kind` is "lines" (a byte range of a
+    merge-format file), "json" (a whole JSON file, read as a stream), "tree" (files of a tree,
+    relative paths) or "zip" (members: name, header offset, sizes, method, CRC, flags)."""
+
+    kind: str
+    start: int = 0
+    end: int = 0
+    items: tuple[Any, ...] = ()
+
+
+def walk_tree(root: Path) -> list[tuple[str, os.stat_result]]:
+    """Every `.json` file under `root` (sorted walk; hidden entries skipped, as `.git` and
+    editor files are not part of a database), with its `lstat`. Symbolic links to files are
+    followed when read, not when walked, so a link cannot pull a device into the walk unseen:
+    `open_regular` refuses it then."""
+    found: list[tuple[str, os.stat_result]] = []
+
+    def visit(directory: Path, prefix: str) -> None:
+        try:
+            with os.scandir(directory) as entries:
+                listed = sorted(entries, key=lambda e: e.name)
+        except OSError as exc:
+            raise InputError(directory, f"cannot read directory: {exc.strerror}") from None
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                visit(Path(entry.path), f"{prefix}{entry.name}/")
+            elif entry.name.endswith(".json"):
+                found.append((prefix + entry.name, entry.stat(follow_symlinks=False)))
+
+    visit(root, "")
+    return found
+
+
+def zip_members(fd: int, where: Path) -> list[tuple[Any, ...]]:
+    """The `.json` members of the archive open on `fd`, sorted by name, as plain tuples:
+    (name, header offset, compressed size, size, method, CRC, flags)."""
+    try:
+        with os.fdopen(os.dup(fd), "rb") as handle, zipfile.ZipFile(handle) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise InputError(where, f"not a readable zip archive: {exc}") from None
+    except (OSError, EOFError, ValueError) as exc:
+        raise InputError(where, f"not a readable zip archive: {exc}") from None
+    members = sorted(
+        (
+            i.filename,
+            i.header_offset,
+            i.compress_size,
+            i.file_size,
+            i.compress_type,
+            i.CRC,
+            i.flag_bits,
+        )
+        for i in infos
+        if i.filename.endswith(".json")
+    )
+    if not members:
+        raise InputError(where, "zip archive holds no .json OSV records")
+    return members
+
+
+def read_member(fd: int, member: tuple[Any, ...] | list[Any], where: Path) -> bytes:
+    """The inflated bytes of one archive member, checked: supported method, not encrypted,
+    within the size and ratio caps, as long as declared, with its CRC."""
+    name, offset, compressed, size, method, crc, flags = member
+    label = f"{name}: "
+    if flags & 0x1:
+        raise InputError(where, f"{label}encrypted member; an OSV archive is not encrypted")
+    if method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise InputError(where, f"{label}compression method {method} is not supported")
+    if size > MAX_RECORD_BYTES or (size > _RATIO_FLOOR and size > compressed * MAX_ZIP_RATIO):
+        raise InputError(where, f"{label}inflates to {size} bytes; refused as a zip bomb")
+    header = pread_exact(fd, 30, offset, where)
+    signature, *_, name_length, extra_length = struct.unpack("<IHHHHHIIIHH", header)
+    if signature != 0x04034B50:
+        raise InputError(where, f"{label}bad local header; not a readable zip archive")
+    raw = pread_exact(fd, compressed, offset + 30 + name_length + extra_length, where)
+    if method == zipfile.ZIP_STORED:
+        data = raw
+    else:
+        inflater = zlib.decompressobj(-15)
+        try:
+            data = inflater.decompress(raw, size + 1)
+        except zlib.error as exc:
+            raise InputError(where, f"{label}cannot inflate: {exc}") from None
+    if len(data) != size or zlib.crc32(data) != crc:
+        raise InputError(where, f"{label}damaged member (size or CRC does not match)")
+    return data
+
+
+def plan_units(
+    location: Path,
+    fd: int | None,
+    layout: str,
+    parts: int,
+    files: list[tuple[str, os.stat_result]] | None = None,
+) -> list[Unit]:
+    """Cut the database into at most `parts` units (more parts, more cores). `files` is the
+    walk of a tree, when the caller has it already."""
+    if layout == "tree":
+        files = walk_tree(location) if files is None else files
+        if not files:
+            raise InputError(location, "directory holds no .json OSV records")
+        names = [name for name, _ in files]
+        return [Unit("tree", items=tuple(s)) for s in _slices(names, parts)]
+    assert fd is not None
+    if layout == "zip":
+        members = zip_members(fd, location)
+        return [Unit("zip", items=tuple(s)) for s in _slices(members, parts)]
+    size = os.fstat(fd).st_size
+    head = os.pread(fd, len(MERGE_HEADER), 0)
+    tail = os.pread(fd, len(MERGE_FOOTER), max(0, size - len(MERGE_FOOTER)))
+    start, stop = len(MERGE_HEADER), size - len(MERGE_FOOTER)
+    if head != MERGE_HEADER or tail != MERGE_FOOTER or stop < start:
+        return [Unit("json", 0, size)]
+    # Cut at line ends, so that every unit holds whole records.
+    cuts = [start]
+    for i in range(1, parts):
+        guess = start + (stop - start) * i // parts
+        found = os.pread(fd, 1 << 20, guess).find(b"\n") if guess > cuts[-1] else -1
+        if found >= 0 and guess + found + 1 < stop:
+            cuts.append(guess + found + 1)
+    cuts.append(stop)
+    pairs = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+    # The last unit carries a mark: its last record is the one without a comma.
+    return [Unit("lines", a, b, ("last",) if b == stop else ()) for a, b in pairs]
+
+
+def _slices(items: list[Any], parts: int) -> list[list[Any]]:
+    size = max(1, -(-len(items) // max(1, parts)))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+# --- records of a unit ----------------------------------------------------------------------
+
+
+class NotMergeFormat(Exception):
+    """A line of a file that looks like merge format is not a whole record: read the file as
+    a plain JSON document instead."""
+
+
+def unit_records(
+    location: Path, fd: int | None, unit: Unit
+) -> Iterator[tuple[Any, Locator, str | None]]:
+    """(record, locator, member or file name for errors) for every record of `unit`."""
+    if unit.kind == "lines":
+        assert fd is not None
+        yield from _line_records(fd, unit.start, unit.end, final=bool(unit.items))
+    elif unit.kind == "json":
+        assert fd is not None
+        yield from _json_records(location, fd)
+    elif unit.kind == "zip":
+        assert fd is not None
+        for member in unit.items:
+            record = _decode(read_member(fd, member, location), location, member[0])
+            yield record, ["z", *member], member[0]
+    else:
+        for name in unit.items:
+            data = read_bounded(location / name)
+            document = _decode(data, location / name, None)
+            for position, record in enumerate(records_of(document, location / name)):
+                yield record, ["d", name, position], name
+
+
+def _decode(data: bytes, where: Path, member: str | None) -> Any:
+    prefix = f"{member}: " if member else ""
+    if not data.strip():
+        raise InputError(where, f"{prefix}empty file, expected OSV records")
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise InputError(where, f"{prefix}not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(where, f"{prefix}invalid JSON: {exc.msg}", line=exc.lineno) from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(where, f"{prefix}unreadable JSON: {exc}") from None
+
+
+def records_of(document: Any, where: Path, member: str | None = None) -> list[Any]:
+    """The records in one decoded JSON document; InputError naming a wrong shape."""
+    prefix = f"{member}: " if member else ""
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        for key in _CONTAINER_KEYS:
+            if key in document:
+                records = document[key]
+                if not isinstance(records, list):
+                    raise InputError(where, f'{prefix}"{key}" is not a list of OSV records')
+                return records
+        if any(key in document for key in _RECORD_KEYS):
+            return [document]
+        raise InputError(
+            where,
+            f'{prefix}expected OSV records: an array, {{"vulns": [...]}}, '
+            '{"advisories": [...]} or one record with an "id"',
+        )
+    raise InputError(where, f"{prefix}expected a JSON array or object of OSV records")
+
+
+def _line_records(
+    fd: int, start: int, end: int, final: bool
+) -> Iterator[tuple[Any, Locator, None]]:
+    """The records of lines [start, end) of a merge-format file: one record per line, each
+    followed by a comma but the file's last. Anything else is not merge format."""
+    loads = json.loads
+    offset, pending, pending_at = start, b"", start
+    last_had_comma = True
+    while True:
+        if offset < end:
+            block = os.pread(fd, min(_CHUNK, end - offset), offset)
+            if not block:
+                raise NotMergeFormat  # the file shrank under us; the plain read will say so
+            offset += len(block)
+        else:
+            block = b""
+        data = pending + block
+        if offset < end:
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                if len(data) > MAX_RECORD_BYTES:
+                    raise NotMergeFormat
+                pending = data
+                continue
+            body, pending = data[:cut], data[cut:]
+        else:
+            body, pending = data, b""
+        if body and not body.endswith(b"\n"):
+            raise NotMergeFormat
+        position = pending_at
+        for line in body[:-1].split(b"\n") if body else ():
+            last_had_comma = line.endswith(b",")
+            text = line[:-1] if last_had_comma else line
+            try:
+                record = loads(text)
+            except ValueError:
+                raise NotMergeFormat from None
+            if not isinstance(record, dict):
+                raise NotMergeFormat
+            yield record, ["f", position, position + len(text)], None
+            position += len(line) + 1
+            if not last_had_comma and (position < end or not final):
+                raise NotMergeFormat  # only the file's last record has no comma
+        pending_at += len(body)
+        if offset >= end and not pending:
+            if final and last_had_comma and end > start:
+                raise NotMergeFormat
+            return
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+class _TextWindow:
+    """A window of decoded text over a binary file, with the byte offset and line of its
+    cursor, refilled on demand and trimmed behind the cursor, so that memory stays bounded by
+    the largest record."""
+
+    def __init__(self, fd: int, where: Path) -> None:
+        self.fd, self.where = fd, where
+        self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self.text, self.cursor, self.read, self.eof = "", 0, 0, False
+        self.byte, self.line = 0, 1  # of the cursor
+        self.ascii = True
+
+    def fill(self) -> bool:
+        if self.eof:
+            return False
+        try:
+            data = os.pread(self.fd, _CHUNK, self.read)
+        except OSError as exc:
+            raise InputError(self.where, f"cannot read: {exc.strerror or exc}") from None
+        self.read += len(data)
+        try:
+            more = self.decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise InputError(self.where, f"not UTF-8 text ({exc.reason})") from None
+        self.eof = not data
+        if self.cursor > _CHUNK:
+            self.text, self.cursor = self.text[self.cursor :], 0
+        self.text += more
+        self.ascii = self.ascii and more.isascii()
+        if len(self.text) - self.cursor > MAX_RECORD_BYTES + _CHUNK:
+            raise InputError(self.where, "a record larger than 64 MiB, or broken JSON", self.line)
+        return True
+
+    def advance(self, to: int) -> None:
+        passed = self.text[self.cursor : to]
+        self.byte += len(passed) if self.ascii else len(passed.encode("utf-8", "surrogatepass"))
+        self.line += passed.count("\n")
+        self.cursor = to
+
+    def skip_space(self) -> str:
+        """The next non-space character ("" at the end), the cursor left on it."""
+        while True:
+            match = _WS.match(self.text, self.cursor)
+            assert match is not None
+            self.advance(match.end())
+            if self.cursor < len(self.text):
+                return self.text[self.cursor]
+            if not self.fill():
+                return ""
+
+    def expect(self, chars: str) -> str:
+        found = self.skip_space()
+        if not found or found not in chars:
+            shown = repr(found) if found else "end of file"
+            raise InputError(
+                self.where, f"invalid JSON: expected {chars!r}, found {shown}", self.line
+            )
+        self.advance(self.cursor + 1)
+        return found
+
+    def value(self, decoder: json.JSONDecoder) -> Any:
+        self.skip_space()
+        while True:
+            try:
+                value, end = decoder.raw_decode(self.text, self.cursor)
+            except json.JSONDecodeError as exc:
+                # Possibly only cut by the window's end: read on, and judge at the end of file.
+                if self.fill():
+                    continue
+                line = self.line + self.text.count("\n", self.cursor, exc.pos)
+                raise InputError(self.where, f"invalid JSON: {exc.msg}", line) from None
+            except (ValueError, RecursionError) as exc:
+                raise InputError(self.where, f"unreadable JSON: {exc}", self.line) from None
+            if end == len(self.text) and not self.eof and isinstance(value, int | float):
+                self.fill()  # a number at the window's end may go on in the next chunk
+                continue
+            self.advance(end)
+            return value
+
+
+def _json_records(where: Path, fd: int) -> Iterator[tuple[Any, Locator, None]]:
+    """The records of any JSON database file, as a stream: an array, an object holding them
+    under `vulns` or `advisories`, or one record."""
+    window = _TextWindow(fd, where)
+    decoder = json.JSONDecoder()
+    first = window.skip_space()
+    if not first:
+        raise InputError(where, "empty file, expected OSV records")
+    if first == "[":
+        window.advance(window.cursor + 1)
+        yield from _array(window, decoder)
+    elif first == "{":
+        yield from _object(window, decoder)
+    else:
+        value = window.value(decoder)
+        records_of(value, where)  # raises: a scalar is no database
+    if window.skip_space():
+        raise InputError(where, "invalid JSON: extra data after the document", window.line)
+
+
+def _array(window: _TextWindow, decoder: json.JSONDecoder) -> Iterator[tuple[Any, Locator, None]]:
+    if window.skip_space() == "]":
+        window.advance(window.cursor + 1)
+        return
+    while True:
+        window.skip_space()
+        start = window.byte
+        record = window.value(decoder)
+        yield record, ["f", start, window.byte], None
+        if window.expect(",]") == "]":
+            return
+
+
+def _object(window: _TextWindow, decoder: json.JSONDecoder) -> Iterator[tuple[Any, Locator, None]]:
+    window.expect("{")
+    others: dict[str, Any] = {}
+    streamed: str | None = None
+    start = window.byte - 1
+    if window.skip_space() == "}":
+        window.advance(window.cursor + 1)
+    else:
+        while True:
+            if window.skip_space() != '"':
+                window.expect('"')
+            key = window.value(decoder)
+            window.expect(":")
+            if key in _CONTAINER_KEYS and streamed is None and window.skip_space() == "[":
+                streamed = key
+                window.advance(window.cursor + 1)
+                yield from _array(window, decoder)
+            elif key in _CONTAINER_KEYS and streamed is not None:
+                raise InputError(window.where, f'holds both "{streamed}" and "{key}"', window.line)
+            else:
+                others[key] = window.value(decoder)
+            if window.expect(",}") == "}":
+                break
+    if streamed is not None:
+        return
+    for record in records_of(others, window.where):  # a wrong shape, or one record
+        yield record, ["f", start, window.byte], None
+
+
+def read_record(location: Path, layout: str, fd: int | None, locator: Locator) -> Any:
+    """The record at `locator`, read again on its own (to report a finding)."""
+    kind = locator[0]
+    if kind == "f" and fd is not None:
+        _, start, end = locator
+        data = pread_exact(fd, end - start, start, location)
+        return _decode(data, location, None)
+    if kind == "z" and fd is not None:
+        data = read_member(fd, locator[1:], location)
+        return _decode(data, location, locator[1])
+    if kind == "d":
+        _, name, position = locator
+        path = location / name
+        records = records_of(_decode(read_bounded(path), path, None), path)
+        if position < len(records):
+            return records[position]
+        return None
+    raise InputError(location, f"index entry {locator!r} does not fit a {layout} database")
+
+
+@contextlib.contextmanager
+def opened(location: Path, layout: str) -> Iterator[int | None]:
+    """The database's descriptor (None for a tree), closed afterwards."""
+    fd = None if layout == "tree" else open_regular(location)
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def layout_of(location: Path) -> str:
+    """ "tree", "zip" or "file"; InputError when nothing usable is there."""
+    try:
+        mode = os.stat(location).st_mode
+    except FileNotFoundError:
+        raise InputError(location, "no such file") from None
+    except OSError as exc:
+        raise InputError(location, f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        return "tree"
+    fd = open_regular(location)
+    try:
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return "zip" if zipfile.is_zipfile(handle) else "file"
+    finally:
+        os.close(fd)
