@@ -23,14 +23,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import marshal
 import mmap
 import os
 import secrets
+import shutil
 import struct
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -57,8 +59,8 @@ from scorer.osv.layouts import (
     walk_tree,
 )
 
-INDEX_FORMAT = 3
-_MAGIC = b"PSOSVIX3"
+INDEX_FORMAT = 5
+_MAGIC = b"PSOSVIX5"
 # The header is JSON padded to a fixed size, so that `db update` can stamp the identity of the
 # database it renamed into place without rewriting the index.
 _HEADER_SPACE = 64 * 1024
@@ -82,12 +84,10 @@ class IndexInfo:
     records: int
     malicious: int
     withdrawn: int
-    names: int
     newest_modified: str | None
 
 
-def _name_hash(name: str) -> int:
-    return zlib.crc32(name.encode("utf-8", "surrogatepass"))
+_FRAME = struct.Struct("<II")
 
 
 def identity_of(
@@ -118,11 +118,14 @@ def cache_file(location: Path, cache_dir: Path) -> Path:
 
 @dataclass(slots=True)
 class _UnitResult:
-    rows: list[tuple[str, int, str]]  # (name, record number in the unit, row JSON)
-    records: list[tuple[str, Any]]  # (id, raw modified) in read order
+    ids: list[str]  # of the records, in read order
+    modified: list[Any]  # their raw `modified`
+    flags: bytearray  # per record: 1 malicious, 2 withdrawn
     malicious: int = 0
     withdrawn: int = 0
     newest: str | None = None
+    part: str | None = None  # the unit's own hash table, in a scratch file
+    bits: int = 0  # log2 of its bucket count
     error: tuple[str, str, int | None] | None = None  # (path, problem, line)
     not_merge_format: bool = False
 
@@ -156,11 +159,14 @@ def _entries_by_name(record: Any) -> tuple[str, dict[str, list[list[Any]]]]:
     return ident, found
 
 
-def _scan_unit(job: tuple[Path, str, int | None, Unit]) -> _UnitResult:
-    """The index rows of one unit. Runs in a worker process: errors come back as data."""
-    location, _layout, fd, unit = job
-    result = _UnitResult([], [])
-    dumps = json.dumps
+def _scan_unit(job: tuple[Path, str, int | None, Unit, Path]) -> _UnitResult:
+    """Index one unit into a hash table of its own, written to a scratch file (so that rows
+    never travel between processes). Runs in a worker process: errors come back as data."""
+    location, _layout, fd, unit, scratch = job
+    result = _UnitResult([], [], bytearray())
+    ids, modifieds, flags = result.ids, result.modified, result.flags
+    rows: list[tuple[int, bytes, int, bytes]] = []  # (name hash, name, record number, row)
+    dumps, crc32 = marshal.dumps, zlib.crc32
     newest, newest_raw = None, None
     try:
         for number, (record, locator, _) in enumerate(unit_records(location, fd, unit)):
@@ -171,20 +177,33 @@ def _scan_unit(job: tuple[Path, str, int | None, Unit]) -> _UnitResult:
                 return result
             malicious = is_malicious(record)
             withdrawn, modified = record.get("withdrawn"), record.get("modified")
-            result.records.append((ident, modified))
+            ids.append(ident)
+            modifieds.append(modified)
+            flags.append(malicious | bool(withdrawn) << 1)
             result.malicious += malicious
             result.withdrawn += bool(withdrawn)
             stamp = parse_timestamp(modified)
             if stamp is not None and (newest is None or stamp > newest):
                 newest, newest_raw = stamp, modified
             for name, entries in by_name.items():
-                row = dumps([ident, locator, malicious, withdrawn, modified, entries])
-                result.rows.append((name, number, row))
+                key = name.encode("utf-8", "surrogatepass")
+                row = dumps((ident, locator, malicious, withdrawn, modified, number, entries))
+                rows.append((crc32(key), key, number, row))
     except NotMergeFormat:
         result.not_merge_format = True
+        return result
     except InputError as exc:
         result.error = (str(exc.path), exc.problem, exc.line)
+        return result
     result.newest = newest_raw
+    # A power of two of buckets, chosen by the high bits of the hash: sorting the rows by
+    # hash (a C sort on plain ints) then orders them by bucket.
+    result.bits = max(4, (len(rows) - 1).bit_length())
+    rows.sort()
+    descriptor, path = tempfile.mkstemp(prefix=".provscore-part-", dir=scratch)
+    with os.fdopen(descriptor, "wb") as out:
+        _write_part(out, rows, result.bits)
+    result.part = path
     return result
 
 
@@ -210,7 +229,7 @@ def _workers(requested: int | None) -> int:
 
 
 def _results(
-    location: Path, layout: str, fd: int | None, units: list[Unit], workers: int
+    location: Path, layout: str, fd: int | None, units: list[Unit], workers: int, scratch: Path
 ) -> Iterator[_UnitResult]:
     """The unit results, in database order, from a pool of processes for a large database."""
     if layout == "file":
@@ -219,8 +238,12 @@ def _results(
         big = sum(len(u.items) for u in units) >= _PARALLEL_FILES
     # Fork only from a single-threaded process: a lock held by another thread at fork time
     # would be held forever in the child.
-    jobs = [(location, layout, fd, unit) for unit in units]
-    if workers > 1 and big and len(units) > 1 and threading.active_count() == 1:
+    pooled = workers > 1 and big and len(units) > 1 and threading.active_count() == 1
+    if not pooled and len(units) > 1:
+        names = [name for unit in units for name in unit.items] if layout == "tree" else None
+        units = plan_units(location, fd, layout, 1, names)
+    jobs = [(location, layout, fd, unit, scratch) for unit in units]
+    if pooled:
         import multiprocessing
 
         with multiprocessing.get_context("fork").Pool(min(workers, len(units))) as pool:
@@ -232,45 +255,51 @@ def _results(
 
 @dataclass(slots=True)
 class _Collected:
-    rows: list[tuple[int, str, int, str]]  # (record sequence number, name, name hash, row)
-    best: dict[str, tuple[Any, int]]  # id -> (raw modified, record sequence number)
-    dropped: set[int]
+    units: list[_UnitResult]
+    duplicates: bool = False
     malicious: int = 0
     withdrawn: int = 0
     newest: str | None = None
 
 
-def _collect(results: Iterator[_UnitResult]) -> _Collected:
-    done = _Collected([], {}, set())
-    best, dropped, rows = done.best, done.dropped, done.rows
-    sequence = 0
+def _collect(results: Iterator[_UnitResult], done: _Collected) -> None:
+    """Every unit's result into `done`; whether an id was seen twice (checked at C speed,
+    through a set: the common case must not pay a Python loop over every record)."""
+    seen: set[str] = set()
     for result in results:
+        done.units.append(result)  # first, so that its scratch file is removed in any case
         if result.not_merge_format:
             raise NotMergeFormat
         if result.error is not None:
             path, problem, line = result.error
             raise InputError(path, problem, line)
-        base = sequence
-        for ident, modified in result.records:
-            current = best.get(ident)
-            if current is None:
-                best[ident] = (modified, sequence)
-            elif _newer(modified, current[0]):
-                dropped.add(current[1])
-                best[ident] = (modified, sequence)
-            else:
-                dropped.add(sequence)
-            sequence += 1
-        rows.extend(
-            (base + number, name, _name_hash(name), row) for name, number, row in result.rows
-        )
+        before = len(seen)
+        seen.update(result.ids)
+        done.duplicates = done.duplicates or len(seen) - before != len(result.ids)
         done.malicious += result.malicious
         done.withdrawn += result.withdrawn
         if result.newest is not None and (
             done.newest is None or _newer(result.newest, done.newest)
         ):
             done.newest = result.newest
-    return done
+
+
+def _dropped(units: list[_UnitResult]) -> list[list[int]]:
+    """Per unit, the record numbers that lose to another copy of their id: the newer
+    `modified` wins (as `database.newest_by_id` decides), the first one read on a tie."""
+    best: dict[str, tuple[Any, int, int]] = {}
+    dropped: list[set[int]] = [set() for _ in units]
+    for position, unit in enumerate(units):
+        for number, (ident, modified) in enumerate(zip(unit.ids, unit.modified, strict=True)):
+            current = best.get(ident)
+            if current is None:
+                best[ident] = (modified, position, number)
+            elif _newer(modified, current[0]):
+                dropped[current[1]].add(current[2])
+                best[ident] = (modified, position, number)
+            else:
+                dropped[position].add(number)
+    return [sorted(d) for d in dropped]
 
 
 def build_index(
@@ -282,46 +311,82 @@ def build_index(
     *,
     workers: int | None = None,
     files: list[tuple[str, os.stat_result]] | None = None,
+    scratch: Path | None = None,
 ) -> dict[str, Any]:
     """Write the index of the database at `location` to `out` (a new, empty binary file) and
     return its header. InputError names the first record that cannot be indexed. `files` is
-    the walk of a tree, when the caller has it already."""
+    the walk of a tree, when the caller has it already; `scratch` a directory for the parts
+    (default: the system's temporary directory)."""
     parts = _workers(workers)
-    with paused_gc():
-        units = plan_units(location, fd, layout, parts, files)
-        try:
-            done = _collect(_results(location, layout, fd, units, parts))
-        except NotMergeFormat:
-            # A file that only looks like merge format: read it as a JSON document, in one go.
-            size = os.fstat(fd).st_size if fd is not None else 0
-            done = _collect(_results(location, layout, fd, [Unit("json", 0, size)], 1))
-        rows, malicious, withdrawn = done.rows, done.malicious, done.withdrawn
-        records, newest = len(done.best), done.newest
-        if done.dropped:
-            # The same id twice (under malicious/ and withdrawn/, say): the newer copy counts.
-            rows = [r for r in rows if r[0] not in done.dropped]
-            malicious, withdrawn = _recount(
-                location, layout, fd, done.dropped, malicious, withdrawn
-            )
-        names = {name for _, name, _, _ in rows}
-        buckets = max(16, len(names))
-        by_bucket: dict[int, list[tuple[str, str]]] = {}
-        for _, name, hashed, row in rows:
-            by_bucket.setdefault(hashed % buckets, []).append((name, row))
-        del rows, done
-        header = {
-            "format": INDEX_FORMAT,
-            "location": str(location),
-            "layout": layout,
-            "identity": identity,
-            "records": records,
-            "malicious": malicious,
-            "withdrawn": withdrawn,
-            "names": len(names),
-            "newest_modified": newest,
-            "buckets": buckets,
-        }
-        _write_index(out, header, by_bucket, buckets)
+    scratch = scratch or Path(tempfile.gettempdir())
+    done = _Collected([])
+    try:
+        with paused_gc():
+            names = None if files is None else [name for name, _ in files]
+            units = plan_units(location, fd, layout, parts, names)
+            try:
+                _collect(_results(location, layout, fd, units, parts, scratch), done)
+            except NotMergeFormat:
+                # A file that only looks like merge format: read it as one JSON document.
+                _remove_parts(done.units)
+                size = os.fstat(fd).st_size if fd is not None else 0
+                done = _Collected([])
+                only = [Unit("json", 0, size)]
+                _collect(_results(location, layout, fd, only, 1, scratch), done)
+            return _assemble(out, done, location, layout, identity)
+    finally:
+        _remove_parts(done.units)
+
+
+def _remove_parts(units: list[_UnitResult]) -> None:
+    for unit in units:
+        if unit.part is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(unit.part)
+
+
+def _assemble(
+    out: IO[bytes], done: _Collected, location: Path, layout: str, identity: list[Any] | None
+) -> dict[str, Any]:
+    """The index file: header, each unit's hash table copied in, and the record numbers that
+    lost to a newer copy of their id (a lookup skips them)."""
+    malicious, withdrawn = done.malicious, done.withdrawn
+    records = sum(len(u.ids) for u in done.units)
+    dropped: list[list[int]] = []
+    if done.duplicates:
+        # The same id twice (under malicious/ and withdrawn/, say): the newer copy counts.
+        dropped = _dropped(done.units)
+        for unit, lost in zip(done.units, dropped, strict=True):
+            malicious -= sum(unit.flags[n] & 1 for n in lost)
+            withdrawn -= sum(unit.flags[n] >> 1 for n in lost)
+            records -= len(lost)
+    out.seek(_HEADER_SPACE)
+    table: list[list[int]] = []
+    for unit in done.units:
+        assert unit.part is not None
+        start = out.tell()
+        with open(unit.part, "rb") as part:
+            shutil.copyfileobj(part, out, 1 << 20)
+        table.append([start, unit.bits])
+        out.write(b"\0" * (-out.tell() % 8))
+    dropped_blob = marshal.dumps(dropped)
+    dropped_at = out.tell()
+    out.write(dropped_blob)
+    header = {
+        "format": INDEX_FORMAT,
+        "location": str(location),
+        "layout": layout,
+        "identity": identity,
+        "records": records,
+        "malicious": malicious,
+        "withdrawn": withdrawn,
+        "newest_modified": done.newest,
+        "parts": table,
+        "dropped": [dropped_at, len(dropped_blob), zlib.crc32(dropped_blob)],
+    }
+    out.seek(0)
+    out.write(_header_bytes(header))
+    out.flush()
     return header
 
 
@@ -334,54 +399,49 @@ def _newer(candidate: Any, current: Any) -> bool:
     return old is None or new > old
 
 
-def _recount(
-    location: Path, layout: str, fd: int | None, dropped: set[int], malicious: int, withdrawn: int
-) -> tuple[int, int]:
-    """Malicious and withdrawn counts without the dropped copies (rare: read them again)."""
-    sequence = 0
-    for unit in plan_units(location, fd, layout, 1):
-        for record, _, _ in unit_records(location, fd, unit):
-            if sequence in dropped:
-                malicious -= is_malicious(record)
-                withdrawn -= bool(record.get("withdrawn"))
-            sequence += 1
-    return malicious, withdrawn
-
-
-def _write_index(
-    out: IO[bytes],
-    header: dict[str, Any],
-    by_bucket: dict[int, list[tuple[str, str]]],
-    buckets: int,
-) -> None:
-    out.write(_header_bytes(header))
-    table_at = _HEADER_SPACE
-    data_at = table_at + 8 * (buckets + 1) + 4 * buckets
-    data_at += -data_at % 8
+def _write_part(out: IO[bytes], rows: list[tuple[int, bytes, int, bytes]], bits: int) -> None:
+    """One hash table: bucket offsets (u64, from the end of the tables) and CRCs (u32), then
+    per bucket its rows as frames: name length and row length (u32 each), the name in UTF-8,
+    the row (`marshal`: several times cheaper than JSON to write and read, and safe to read
+    here since each bucket's CRC is checked first)."""
+    buckets = 1 << bits
+    shift = 32 - bits
+    data_at = _tables_size(bits)
     offsets = [0] * (buckets + 1)
     crcs = [0] * buckets
     out.seek(data_at)
     position = 0
-    dumps = json.dumps
-    for bucket in range(buckets):
-        offsets[bucket] = position
-        rows = by_bucket.get(bucket)
-        if not rows:
-            continue
-        grouped: dict[str, list[str]] = {}
-        for name, row in rows:
-            grouped.setdefault(name, []).append(row)
-        blob = (
-            "{" + ",".join(f"{dumps(n)}:[{','.join(r)}]" for n, r in grouped.items()) + "}"
-        ).encode("utf-8", "surrogatepass")
-        crcs[bucket] = zlib.crc32(blob)
+    pack, crc32 = _FRAME.pack, zlib.crc32
+    current, frames = -1, list[bytes]()
+    for hashed, key, _, row in rows:
+        bucket = hashed >> shift
+        if bucket != current:
+            if frames:
+                blob = b"".join(frames)
+                crcs[current] = crc32(blob)
+                out.write(blob)
+                position += len(blob)
+                frames = []
+            for empty in range(current + 1, bucket + 1):
+                offsets[empty] = position
+            current = bucket
+        frames += (pack(len(key), len(row)), key, row)
+    if frames:
+        blob = b"".join(frames)
+        crcs[current] = crc32(blob)
         out.write(blob)
         position += len(blob)
-    offsets[buckets] = position
-    out.seek(table_at)
+    for empty in range(current + 1, buckets + 1):
+        offsets[empty] = position
+    out.seek(0)
     out.write(struct.pack(f"<{buckets + 1}Q", *offsets))
     out.write(struct.pack(f"<{buckets}I", *crcs))
-    out.flush()
+    out.seek(0, os.SEEK_END)
+
+
+def _tables_size(bits: int) -> int:
+    size = 8 * ((1 << bits) + 1) + 4 * (1 << bits)
+    return size + (-size % 8)
 
 
 def _header_bytes(header: dict[str, Any]) -> bytes:
@@ -441,6 +501,10 @@ def new_index_file(target: Path) -> Iterator[IO[bytes]]:
 # --- opening and looking up -------------------------------------------------------------------
 
 
+class _BadIndex(Exception):
+    """A cache file that is not a whole index (rebuilt, never trusted)."""
+
+
 class DiskIndex(AdvisoryIndex):
     """An `AdvisoryIndex` whose rows live in an index file: a lookup reads one bucket, and a
     full record only for a match."""
@@ -459,18 +523,28 @@ class DiskIndex(AdvisoryIndex):
         self.location, self.layout, self._fd, self._handle = location, layout, fd, handle
         self.header = header
         self.record_count = int(header["records"])
-        self._buckets = int(header["buckets"])
         size = os.fstat(handle.fileno()).st_size
-        self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-        table_end = _HEADER_SPACE + 8 * (self._buckets + 1) + 4 * self._buckets
-        self._data_at = table_end + (-table_end % 8)
-        if self._map is None or size < self._data_at:
-            raise InputError(handle.name, "index file is truncated; delete it")
+        if size < _HEADER_SPACE:
+            raise _BadIndex("truncated")
+        self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         view = memoryview(self._map)
-        self._offsets = view[_HEADER_SPACE : _HEADER_SPACE + 8 * (self._buckets + 1)].cast("Q")
-        self._crcs = view[_HEADER_SPACE + 8 * (self._buckets + 1) : table_end].cast("I")
-        if size < self._data_at + self._offsets[self._buckets]:
-            raise InputError(handle.name, "index file is truncated; delete it")
+        # Per part: (data start, hash shift, bucket offsets, bucket CRCs)
+        self._parts: list[tuple[int, int, memoryview, memoryview]] = []
+        for start, bits in header["parts"]:
+            buckets = 1 << bits
+            offsets = view[start : start + 8 * (buckets + 1)].cast("Q")
+            crcs = view[start + 8 * (buckets + 1) : start + 12 * buckets + 8].cast("I")
+            data_at = start + _tables_size(bits)
+            if len(crcs) != buckets or size < data_at + offsets[buckets]:
+                raise _BadIndex("truncated")
+            self._parts.append((data_at, 32 - bits, offsets, crcs))
+        at, length, crc = header["dropped"]
+        blob = self._map[at : at + length]
+        if zlib.crc32(blob) != crc:
+            raise _BadIndex("damaged")
+        self._dropped = {
+            (part, number) for part, numbers in enumerate(marshal.loads(blob)) for number in numbers
+        }
         self._rows: dict[str, list[tuple[Advisory, bool, Locator]]] = {}
         self._full: dict[str, Advisory] = {}
 
@@ -483,35 +557,47 @@ class DiskIndex(AdvisoryIndex):
             h["records"],
             h["malicious"],
             h["withdrawn"],
-            h["names"],
             h["newest_modified"],
         )
 
-    def _bucket(self, name: str) -> dict[str, Any]:
-        assert self._map is not None
-        bucket = _name_hash(name) % self._buckets
-        start, end = self._offsets[bucket], self._offsets[bucket + 1]
-        if start == end:
-            return {}
-        blob = self._map[self._data_at + start : self._data_at + end]
-        try:
-            if zlib.crc32(blob) != self._crcs[bucket]:
-                raise ValueError("checksum mismatch")
-            rows: dict[str, Any] = json.loads(blob)
-        except ValueError as exc:
-            raise InputError(
-                self._handle.name, f"index is damaged ({exc}); delete it and run again"
-            ) from None
-        return rows
+    def _bucket(self, name: str) -> list[Any]:
+        """The rows of `name`, one bucket per part, each checked against its CRC first:
+        damage is an error, never a silent miss."""
+        key = name.encode("utf-8", "surrogatepass")
+        hashed = zlib.crc32(key)
+        found = []
+        data = self._map
+        for part, (data_at, shift, offsets, crcs) in enumerate(self._parts):
+            bucket = hashed >> shift
+            start, end = offsets[bucket], offsets[bucket + 1]
+            if start == end:
+                continue
+            at, stop = data_at + start, data_at + end
+            try:
+                if zlib.crc32(data[at:stop]) != crcs[bucket]:
+                    raise ValueError("checksum mismatch")
+                while at < stop:
+                    name_length, row_length = _FRAME.unpack_from(data, at)
+                    at += _FRAME.size
+                    if data[at : at + name_length] == key:
+                        row = marshal.loads(data[at + name_length : at + name_length + row_length])
+                        if (part, row[5]) not in self._dropped:
+                            found.append(row)
+                    at += name_length + row_length
+                if at != stop:
+                    raise ValueError("frames overrun the bucket")
+            except (ValueError, EOFError, TypeError, IndexError, struct.error) as exc:
+                raise InputError(
+                    self._handle.name, f"index is damaged ({exc}); delete it and run again"
+                ) from None
+        return found
 
     def _candidates(self, name: str) -> list[tuple[Advisory, bool, Locator]]:
         cached = self._rows.get(name)
         if cached is not None:
             return cached
         found = []
-        for ident, locator, malicious, withdrawn, modified, entries in self._bucket(name).get(
-            name, ()
-        ):
+        for ident, locator, malicious, withdrawn, modified, _, entries in self._bucket(name):
             skeleton: dict[str, Any] = {"id": ident, "modified": modified, "affected": []}
             if withdrawn is not None:
                 skeleton["withdrawn"] = withdrawn
@@ -585,31 +671,47 @@ def open_database(
     # meanwhile cannot pair one file's index with another's bytes.
     identity, files = identity_of(location, layout, fd)
     target = cache_file(location, cache_dir or default_cache_dir())
+
+    def make(handle: IO[bytes], header: dict[str, Any]) -> DiskIndex:
+        return DiskIndex(location, layout, fd, handle, header, malicious_only=malicious_only)
+
     if use_cache:
-        opened = _open_cached(target, location, identity)
-        if opened is not None:
-            handle, header = opened
-            return DiskIndex(location, layout, fd, handle, header, malicious_only=malicious_only)
+        cached = _open_cached(target, location, identity, make)
+        if cached is not None:
+            return cached
         try:
             with new_index_file(target) as out:
-                build_index(location, layout, fd, identity, out, workers=workers, files=files)
+                build_index(
+                    location,
+                    layout,
+                    fd,
+                    identity,
+                    out,
+                    workers=workers,
+                    files=files,
+                    scratch=target.parent,
+                )
         except OSError:
             pass  # an unwritable cache directory only costs speed: index into a temporary file
         else:
-            opened = _open_cached(target, location, identity)
-            if opened is not None:
-                handle, header = opened
-                return DiskIndex(
-                    location, layout, fd, handle, header, malicious_only=malicious_only
-                )
+            cached = _open_cached(target, location, identity, make)
+            if cached is not None:
+                return cached
     temp = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the index)
     header = build_index(location, layout, fd, identity, temp, workers=workers, files=files)
-    return DiskIndex(location, layout, fd, temp, header, malicious_only=malicious_only)
+    try:
+        return make(temp, header)
+    except _BadIndex as exc:
+        raise InputError(location, f"could not index ({exc})") from None
 
 
 def _open_cached(
-    target: Path, location: Path, identity: list[Any]
-) -> tuple[IO[bytes], dict[str, Any]] | None:
+    target: Path,
+    location: Path,
+    identity: list[Any],
+    make: Callable[[IO[bytes], dict[str, Any]], DiskIndex],
+) -> DiskIndex | None:
+    """The cached index, when it is whole and stamped with this database's identity."""
     try:
         handle = open(target, "rb")  # noqa: SIM115 (lives as long as the index)
     except OSError:
@@ -619,9 +721,11 @@ def _open_cached(
         header is None
         or header.get("location") != str(location)
         or header.get("identity") != identity
-        or not isinstance(header.get("buckets"), int)
-        or not isinstance(header.get("records"), int)
     ):
         handle.close()
         return None
-    return handle, header
+    try:
+        return make(handle, header)
+    except (_BadIndex, KeyError, TypeError, ValueError):
+        handle.close()
+        return None

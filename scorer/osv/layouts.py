@@ -27,7 +27,9 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+import orjson
 
 from scorer.errors import InputError
 
@@ -213,15 +215,14 @@ def plan_units(
     fd: int | None,
     layout: str,
     parts: int,
-    files: list[tuple[str, os.stat_result]] | None = None,
+    names: list[str] | None = None,
 ) -> list[Unit]:
-    """Cut the database into at most `parts` units (more parts, more cores). `files` is the
-    walk of a tree, when the caller has it already."""
+    """Cut the database into at most `parts` units (more parts, more cores). `names` are the
+    record files of a tree, when the caller has walked it already."""
     if layout == "tree":
-        files = walk_tree(location) if files is None else files
-        if not files:
+        names = [name for name, _ in walk_tree(location)] if names is None else names
+        if not names:
             raise InputError(location, "directory holds no .json OSV records")
-        names = [name for name, _ in files]
         return [Unit("tree", items=tuple(s)) for s in _slices(names, parts)]
     assert fd is not None
     if layout == "zip":
@@ -265,7 +266,7 @@ def unit_records(
     """(record, locator, member or file name for errors) for every record of `unit`."""
     if unit.kind == "lines":
         assert fd is not None
-        yield from _line_records(fd, unit.start, unit.end, final=bool(unit.items))
+        yield from _line_records(location, fd, unit.start, unit.end, final=bool(unit.items))
     elif unit.kind == "json":
         assert fd is not None
         yield from _json_records(location, fd)
@@ -286,7 +287,9 @@ def _decode(data: bytes, where: Path, member: str | None) -> Any:
     prefix = f"{member}: " if member else ""
     if not data.strip():
         raise InputError(where, f"{prefix}empty file, expected OSV records")
-    try:
+    with contextlib.suppress(orjson.JSONDecodeError):
+        return orjson.loads(data)
+    try:  # what orjson refuses, the json module may read (or explain)
         return json.loads(data)
     except UnicodeDecodeError as exc:
         raise InputError(where, f"{prefix}not UTF-8 text ({exc.reason})") from None
@@ -318,54 +321,49 @@ def records_of(document: Any, where: Path, member: str | None = None) -> list[An
     raise InputError(where, f"{prefix}expected a JSON array or object of OSV records")
 
 
+@contextlib.contextmanager
+def _reopened(location: Path, fd: int) -> Iterator[BinaryIO]:
+    """A buffered reader of the file open on `fd`, with a file position of its own (a copy
+    of `fd` would share it with every process of a pool), checked to be the same file."""
+    with open(location, "rb", buffering=1 << 20) as handle:
+        mine, theirs = os.fstat(handle.fileno()), os.fstat(fd)
+        if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+            raise InputError(location, "replaced while being read; run again")
+        yield handle
+
+
 def _line_records(
-    fd: int, start: int, end: int, final: bool
+    location: Path, fd: int, start: int, end: int, final: bool
 ) -> Iterator[tuple[Any, Locator, None]]:
     """The records of lines [start, end) of a merge-format file: one record per line, each
-    followed by a comma but the file's last. Anything else is not merge format."""
-    loads = json.loads
-    offset, pending, pending_at = start, b"", start
-    last_had_comma = True
-    while True:
-        if offset < end:
-            block = os.pread(fd, min(_CHUNK, end - offset), offset)
-            if not block:
-                raise NotMergeFormat  # the file shrank under us; the plain read will say so
-            offset += len(block)
-        else:
-            block = b""
-        data = pending + block
-        if offset < end:
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                if len(data) > MAX_RECORD_BYTES:
-                    raise NotMergeFormat
-                pending = data
-                continue
-            body, pending = data[:cut], data[cut:]
-        else:
-            body, pending = data, b""
-        if body and not body.endswith(b"\n"):
-            raise NotMergeFormat
-        position = pending_at
-        for line in body[:-1].split(b"\n") if body else ():
-            last_had_comma = line.endswith(b",")
-            text = line[:-1] if last_had_comma else line
+    followed by a comma but the file's last. Anything else is not merge format. Lines come
+    from a buffered reader (split in C, no block copies) and reach orjson as memoryviews."""
+    loads = orjson.loads
+    position, comma = start, True
+    with _reopened(location, fd) as handle:
+        handle.seek(start)
+        readline = handle.readline
+        while position < end:
+            line = readline(MAX_RECORD_BYTES)  # a bounded line: no 3 GB line in memory
+            size = len(line)
+            if not line.endswith(b"\n"):
+                raise NotMergeFormat
+            if not comma:
+                raise NotMergeFormat  # only the file's last record has no comma
+            comma = line.endswith(b",\n")
+            length = size - 1 - comma
             try:
-                record = loads(text)
-            except ValueError:
+                record = loads(memoryview(line)[:length])
+            except orjson.JSONDecodeError:
+                # orjson is stricter than the json module (no NaN, no lone surrogates, no
+                # integers past 64 bits): the plain reading judges such a file.
                 raise NotMergeFormat from None
             if not isinstance(record, dict):
                 raise NotMergeFormat
-            yield record, ["f", position, position + len(text)], None
-            position += len(line) + 1
-            if not last_had_comma and (position < end or not final):
-                raise NotMergeFormat  # only the file's last record has no comma
-        pending_at += len(body)
-        if offset >= end and not pending:
-            if final and last_had_comma and end > start:
-                raise NotMergeFormat
-            return
+            yield record, ["f", position, position + length], None
+            position += size
+    if position != end or comma == final:
+        raise NotMergeFormat
 
 
 _WS = re.compile(r"[ \t\n\r]*")
