@@ -416,6 +416,41 @@ def report(
     _exit(result.exit_code)
 
 
+db_app = typer.Typer(
+    help="The local OSV database: update it from the OSV archive, show what it holds.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("update")
+def db_update(
+    db: DbOpt = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="The OSV all.zip to download (a mirror's, say). Default: the OSV project's"
+            " npm archive.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Download the OSV archive when it changed, verify every record, replace the database
+    atomically and rebuild its index. A failed update leaves the old database working."""
+    from scorer.osv.update import run_update
+
+    sys.stdout.write(run_update(db, source))
+
+
+@db_app.command("info")
+def db_info(db: DbOpt = None) -> None:
+    """Show what the local database holds: records, newest modified, source and age."""
+    from scorer.osv.update import run_info
+
+    sys.stdout.write(run_info(db))
+
+
 insights_app = typer.Typer(
     help="Publication context: who published each version, how, and when.", no_args_is_help=True
 )

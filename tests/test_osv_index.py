@@ -336,3 +336,27 @@ def test_zip_bombs_and_odd_members_are_refused(tmp_path: Path) -> None:
     (tmp_path / "bad.zip").write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"MAL-1\.json: (cannot inflate|damaged member)"):
         open_database(tmp_path / "bad.zip", cache_dir=cache)
+
+
+def test_the_find_and_python_walks_list_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(MAL_DIR, tree / "osv")
+    (tree / ".git").mkdir()
+    (tree / ".git" / "MAL-0.json").write_text("{}")  # hidden: not part of the database
+    (tree / "osv" / ".draft.json").write_text("{}")
+    (tree / "README.md").write_text("not a record")
+    (tree / "linked.json").symlink_to(next((tree / "osv").rglob("MAL-2025-46969.json")))
+    (tree / "é dir").mkdir()
+    (tree / "é dir" / "MAL-1 x.json").write_text(json.dumps(record("MAL-1")))
+    walker, fast = layouts.walk_tree(tree)
+    if walker != "find":
+        pytest.skip("no GNU find here: only the Python walk can be checked")
+    monkeypatch.setattr(layouts, "_find", lambda root: None)
+    walker, slow = layouts.walk_tree(tree)
+    assert walker == "python"
+    assert [name for name, _ in fast] == [name for name, _ in slow]
+    names = [name for name, _ in slow]
+    assert "linked.json" in names and "é dir/MAL-1 x.json" in names and len(names) == 83
+    assert open_database(tree, cache_dir=tmp_path / "cache").record_count == 82

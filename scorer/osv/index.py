@@ -90,21 +90,19 @@ class IndexInfo:
 _FRAME = struct.Struct("<II")
 
 
-def identity_of(
-    location: Path, layout: str, fd: int | None
-) -> tuple[list[Any], list[tuple[str, os.stat_result]] | None]:
+def identity_of(location: Path, layout: str, fd: int | None) -> tuple[list[Any], list[str] | None]:
     """What must not change for an index to stay valid (see the module docstring), and for a
-    tree the walk it was computed from."""
+    tree the record files of the walk it was computed from."""
     if fd is not None:
         st = os.fstat(fd)
         return [layout, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns], None
+    walker, files = walk_tree(location)
     digest = hashlib.sha256()
-    files = walk_tree(location)
-    for name, st in files:
-        line = f"{name}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n"
-        digest.update(line.encode("utf-8", "surrogateescape"))
+    for name, stats in files:
+        digest.update(f"{name}\0{stats}\n".encode("utf-8", "surrogateescape"))
     root = os.stat(location)
-    return [layout, root.st_dev, root.st_ino, len(files), digest.hexdigest()], files
+    names = [name for name, _ in files]
+    return [layout, walker, root.st_dev, root.st_ino, len(files), digest.hexdigest()], names
 
 
 def cache_file(location: Path, cache_dir: Path) -> Path:
@@ -310,7 +308,7 @@ def build_index(
     out: IO[bytes],
     *,
     workers: int | None = None,
-    files: list[tuple[str, os.stat_result]] | None = None,
+    files: list[str] | None = None,
     scratch: Path | None = None,
 ) -> dict[str, Any]:
     """Write the index of the database at `location` to `out` (a new, empty binary file) and
@@ -322,8 +320,7 @@ def build_index(
     done = _Collected([])
     try:
         with paused_gc():
-            names = None if files is None else [name for name, _ in files]
-            units = plan_units(location, fd, layout, parts, names)
+            units = plan_units(location, fd, layout, parts, files)
             try:
                 _collect(_results(location, layout, fd, units, parts, scratch), done)
             except NotMergeFormat:

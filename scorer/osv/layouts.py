@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import struct
+import subprocess
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -67,8 +68,7 @@ def open_regular(path: Path) -> int:
         os.close(fd)
         kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
         raise InputError(path, f"{kind}; expected a file of OSV records")
-    os.set_blocking(fd, True)
-    return fd
+    return fd  # O_NONBLOCK does nothing to a regular file: no need to clear it
 
 
 def pread_exact(fd: int, size: int, offset: int, where: Path) -> bytes:
@@ -87,18 +87,33 @@ def pread_exact(fd: int, size: int, offset: int, where: Path) -> bytes:
 
 
 def read_bounded(path: Path, limit: int = MAX_RECORD_BYTES) -> bytes:
-    """The whole content of a regular file of at most `limit` bytes (counted as read)."""
+    """The whole content of a regular file of at most `limit` bytes, counted as read (a file
+    can grow, and some regular files report size 0). Asks for the size `stat` reports plus
+    one byte, so a record file costs one read, not a buffer of `limit` bytes."""
     fd = open_regular(path)
     try:
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise InputError(
+                path, f"larger than {limit // (1024 * 1024)} MiB; not an OSV record file"
+            )
+        parts = [os.read(fd, size + 1)]
+        total = len(parts[0])
+        while total > size:  # it grew, or stat told less than there is: read on, bounded
+            part = os.read(fd, min(_CHUNK, limit + 1 - total))
+            if not part:
+                break
+            parts.append(part)
+            total += len(part)
+            if total > limit:
+                raise InputError(
+                    path, f"larger than {limit // (1024 * 1024)} MiB; not an OSV record file"
+                )
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
-    if len(data) > limit:
-        raise InputError(path, f"larger than {limit // (1024 * 1024)} MiB; not an OSV record file")
-    return data
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def line_at(fd: int, offset: int) -> int:
@@ -128,29 +143,62 @@ class Unit:
     items: tuple[Any, ...] = ()
 
 
-def walk_tree(root: Path) -> list[tuple[str, os.stat_result]]:
-    """Every `.json` file under `root` (sorted walk; hidden entries skipped, as `.git` and
-    editor files are not part of a database), with its `lstat`. Symbolic links to files are
-    followed when read, not when walked, so a link cannot pull a device into the walk unseen:
-    `open_regular` refuses it then."""
-    found: list[tuple[str, os.stat_result]] = []
-
-    def visit(directory: Path, prefix: str) -> None:
+def walk_tree(root: Path) -> tuple[str, list[tuple[str, str]]]:
+    """Every `.json` file under `root`, sorted by path, hidden entries skipped (`.git` and
+    editor files are not part of a database), each with a text of its inode, size, mtime and
+    ctime; and which walker made them (their texts differ). GNU find walks a quarter of a
+    million files several times faster than Python can; without it, a Python walk. Symbolic
+    links to files are listed, not followed: `open_regular` refuses a link to a device when
+    the file is read."""
+    found = _find(root)
+    if found is not None:
+        return "find", found
+    listed: list[tuple[str, str]] = []
+    pending = [(root, "")]
+    while pending:  # no recursion: a hostile tree may be thousands of levels deep
+        directory, prefix = pending.pop()
         try:
             with os.scandir(directory) as entries:
-                listed = sorted(entries, key=lambda e: e.name)
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                    elif entry.name.endswith(".json"):
+                        st = entry.stat(follow_symlinks=False)
+                        listed.append(
+                            (
+                                prefix + entry.name,
+                                f"{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}",
+                            )
+                        )
         except OSError as exc:
             raise InputError(directory, f"cannot read directory: {exc.strerror}") from None
-        for entry in listed:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                visit(Path(entry.path), f"{prefix}{entry.name}/")
-            elif entry.name.endswith(".json"):
-                found.append((prefix + entry.name, entry.stat(follow_symlinks=False)))
+    listed.sort()
+    return "python", listed
 
-    visit(root, "")
-    return found
+
+def _find(root: Path) -> list[tuple[str, str]] | None:
+    """The walk by GNU find; None when there is none, or it failed (the Python walk then
+    names what is wrong)."""
+    command = [
+        "find", "-P", str(root), "-mindepth", "1",
+        "(", "-name", ".*", "-prune", ")", "-o",
+        "(", "-name", "*.json", "(", "-type", "f", "-o", "-type", "l", ")",
+        "-printf", "%P\\0%i %s %T@ %C@\\0", ")",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, check=False, env={"LC_ALL": "C"})
+    except OSError:
+        return None
+    if done.returncode != 0 or done.stderr:
+        return None
+    fields = done.stdout.split(b"\0")
+    if len(fields) % 2 != 1 or fields[-1]:
+        return None
+    names = [os.fsdecode(name) for name in fields[0:-1:2]]
+    stats = [text.decode("ascii") for text in fields[1:-1:2]]
+    return sorted(zip(names, stats, strict=True))
 
 
 def zip_members(fd: int, where: Path) -> list[tuple[Any, ...]]:
@@ -220,7 +268,7 @@ def plan_units(
     """Cut the database into at most `parts` units (more parts, more cores). `names` are the
     record files of a tree, when the caller has walked it already."""
     if layout == "tree":
-        names = [name for name, _ in walk_tree(location)] if names is None else names
+        names = [name for name, _ in walk_tree(location)[1]] if names is None else names
         if not names:
             raise InputError(location, "directory holds no .json OSV records")
         return [Unit("tree", items=tuple(s)) for s in _slices(names, parts)]
