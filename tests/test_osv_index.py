@@ -360,3 +360,46 @@ def test_the_find_and_python_walks_list_the_same_files(
     names = [name for name, _ in slow]
     assert "linked.json" in names and "é dir/MAL-1 x.json" in names and len(names) == 83
     assert open_database(tree, cache_dir=tmp_path / "cache").record_count == 82
+
+
+def test_the_central_directory_reader_agrees_with_zipfile(tmp_path: Path) -> None:
+    def listed(path: Path) -> list[tuple[Any, ...]]:
+        with zipfile.ZipFile(path) as zf:
+            return sorted(
+                (
+                    i.filename,
+                    i.header_offset,
+                    i.compress_size,
+                    i.file_size,
+                    i.compress_type,
+                    i.CRC,
+                    i.flag_bits,
+                )
+                for i in zf.infolist()
+                if i.filename.endswith(".json")
+            )
+
+    def ours(path: Path) -> list[tuple[Any, ...]]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return layouts.zip_members(fd, path)
+        finally:
+            os.close(fd)
+
+    many = tmp_path / "many.zip"  # past 65,535 members: ZIP64 end records, as OSV's archive
+    with zipfile.ZipFile(many, "w") as zf:
+        for i in range(65_600):
+            zf.writestr(f"r/{i}.json", b"{}")
+        zf.writestr("é.json", json.dumps(record("MAL-1")))
+        with zf.open("big.json", "w", force_zip64=True) as member:
+            member.write(json.dumps(record("MAL-2")).encode())
+        zf.comment = b"a comment"
+    assert ours(many) == listed(many) and len(ours(many)) == 65_602
+    with zipfile.ZipFile(many, "a") as zf:  # zipfile itself would take this for the end record
+        zf.comment = b"PK\x05\x06 a comment that looks like an end record"
+    assert len(ours(many)) == 65_602
+    stub = tmp_path / "stub.zip"  # a self-extracting stub before the archive shifts offsets
+    stub.write_bytes(b"#!/bin/sh\nexit 0\n" + zip_with(tmp_path, "MAL-1.json", b"{}").read_bytes())
+    assert ours(stub) == listed(stub)
+    with pytest.raises(InputError, match=r"stub\.zip: MAL-1\.json: record has no id"):
+        open_database(stub, cache_dir=tmp_path / "cache")  # read at the shifted offsets
