@@ -46,6 +46,13 @@ def parse_timestamp(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def withdraws(value: object) -> bool:
+    """Whether a record's raw `withdrawn` value withdraws it (the one definition: the on-disk
+    index keeps only this value and decides with it too). A value that is present but not a
+    readable time still withdraws."""
+    return parse_timestamp(value) is not None or bool(value)
+
+
 def is_malicious(record: Mapping[str, Any]) -> bool:
     """Whether an OSV record reports a malicious package rather than an ordinary vulnerability.
 
@@ -102,7 +109,9 @@ class AffectedPackage:
         return any(r.contains(key) for r in self.ranges)
 
 
-def _parse_affected(entry: object) -> AffectedPackage | None:
+def parse_affected(entry: object) -> AffectedPackage | None:
+    """One entry of a record's `affected` list: an `AffectedPackage` for npm, None for another
+    ecosystem; RecordError when it cannot be read."""
     # Records come from json.loads, so plain dict checks (much cheaper than the Mapping ABC on
     # tens of thousands of records) are enough.
     if not isinstance(entry, dict):
@@ -161,7 +170,7 @@ class Advisory:
         if not isinstance(affected, list):
             raise RecordError(f"{ident}: affected is not a list")
         try:
-            parsed = tuple(a for a in map(_parse_affected, affected) if a is not None)
+            parsed = tuple(a for a in map(parse_affected, affected) if a is not None)
         except RecordError as exc:
             raise RecordError(f"{ident}: {exc}") from None
         summary, details = record.get("summary"), record.get("details")
@@ -180,8 +189,7 @@ class Advisory:
 
     @property
     def is_withdrawn(self) -> bool:
-        # A `withdrawn` field that is present but not a readable time still withdraws.
-        return self.withdrawn is not None or bool(self.raw.get("withdrawn"))
+        return withdraws(self.raw.get("withdrawn"))
 
     def affects(self, name: str, version: str) -> bool:
         """Whether this record reports `name@version` (never, once withdrawn)."""

@@ -41,9 +41,12 @@ from scorer.errors import InputError
 from scorer.osv.advisories import (
     Advisory,
     AdvisoryIndex,
+    AffectedPackage,
     RecordError,
     is_malicious,
+    parse_affected,
     parse_timestamp,
+    withdraws,
 )
 from scorer.osv.database import paused_gc
 from scorer.osv.layouts import (
@@ -177,9 +180,10 @@ def _scan_unit(job: tuple[Path, str, int | None, Unit, Path]) -> _UnitResult:
             withdrawn, modified = record.get("withdrawn"), record.get("modified")
             ids.append(ident)
             modifieds.append(modified)
-            flags.append(malicious | bool(withdrawn) << 1)
+            gone = withdraws(withdrawn)
+            flags.append(malicious | gone << 1)
             result.malicious += malicious
-            result.withdrawn += bool(withdrawn)
+            result.withdrawn += gone
             stamp = parse_timestamp(modified)
             if stamp is not None and (newest is None or stamp > newest):
                 newest, newest_raw = stamp, modified
@@ -335,6 +339,25 @@ def build_index(
         _remove_parts(done.units)
 
 
+def _copy(source: IO[bytes], target: IO[bytes]) -> None:
+    """`source` appended to `target`: in the kernel when it can (no pass of tens of
+    megabytes through this process), else through a buffer."""
+    target.flush()
+    size, done = os.fstat(source.fileno()).st_size, 0
+    copy_range = getattr(os, "copy_file_range", None)
+    try:
+        while copy_range is not None and done < size:
+            step = copy_range(source.fileno(), target.fileno(), size - done, done, target.tell())
+            if step <= 0:
+                break
+            done += step
+            target.seek(step, os.SEEK_CUR)
+    except OSError:
+        pass  # not on this filesystem: the buffered copy below does the rest
+    source.seek(done)
+    shutil.copyfileobj(source, target, 1 << 20)
+
+
 def _remove_parts(units: list[_UnitResult]) -> None:
     for unit in units:
         if unit.part is not None:
@@ -363,7 +386,7 @@ def _assemble(
         assert unit.part is not None
         start = out.tell()
         with open(unit.part, "rb") as part:
-            shutil.copyfileobj(part, out, 1 << 20)
+            _copy(part, out)
         table.append([start, unit.bits])
         out.write(b"\0" * (-out.tell() % 8))
     dropped_blob = marshal.dumps(dropped)
@@ -542,7 +565,7 @@ class DiskIndex(AdvisoryIndex):
         self._dropped = {
             (part, number) for part, numbers in enumerate(marshal.loads(blob)) for number in numbers
         }
-        self._rows: dict[str, list[tuple[Advisory, bool, Locator]]] = {}
+        self._rows: dict[str, list[tuple[str, AffectedPackage, Locator]]] = {}
         self._full: dict[str, Advisory] = {}
 
     @property
@@ -589,58 +612,56 @@ class DiskIndex(AdvisoryIndex):
                 ) from None
         return found
 
-    def _candidates(self, name: str) -> list[tuple[Advisory, bool, Locator]]:
+    def _candidates(self, name: str) -> list[tuple[str, AffectedPackage, Locator]]:
+        """The records naming `name` that can match: not withdrawn, malicious unless the index
+        takes every record, with their entries for `name` parsed as `Advisory.from_osv` does
+        (so a defect surfaces here, naming the record)."""
         cached = self._rows.get(name)
         if cached is not None:
             return cached
         found = []
-        for ident, locator, malicious, withdrawn, modified, _, entries in self._bucket(name):
-            skeleton: dict[str, Any] = {"id": ident, "modified": modified, "affected": []}
-            if withdrawn is not None:
-                skeleton["withdrawn"] = withdrawn
+        for ident, locator, malicious, withdrawn, _, _, entries in self._bucket(name):
+            if withdraws(withdrawn) or (self._malicious_only and not malicious):
+                continue
             for versions, ranges in entries:
                 entry: dict[str, Any] = {"package": {"ecosystem": "npm", "name": name}}
                 if versions is not None:
                     entry["versions"] = versions
                 if ranges is not None:
                     entry["ranges"] = ranges
-                skeleton["affected"].append(entry)
-            try:
-                advisory = Advisory.from_osv(skeleton)
-            except RecordError as exc:
-                raise self._error(locator, str(exc)) from None
-            found.append((advisory, bool(malicious), locator))
+                try:
+                    affected = parse_affected(entry)
+                except RecordError as exc:
+                    raise self._error(locator, f"{ident}: {exc}") from None
+                assert affected is not None
+                found.append((ident, affected, locator))
         self._rows[name] = found
         return found
 
     def _error(self, locator: Locator, problem: str) -> InputError:
         return InputError(*_where(self.location, self._fd, locator, problem))
 
-    def _record(self, advisory: Advisory, locator: Locator) -> Advisory:
-        done = self._full.get(advisory.id)
+    def _record(self, ident: str, locator: Locator) -> Advisory:
+        done = self._full.get(ident)
         if done is not None:
             return done
         raw = read_record(self.location, self.layout, self._fd, locator)
-        if not isinstance(raw, dict) or raw.get("id") != advisory.id:
+        if not isinstance(raw, dict) or raw.get("id") != ident:
             raise InputError(
-                self.location, f"changed while it was read (record {advisory.id}); run again"
+                self.location, f"changed while it was read (record {ident}); run again"
             )
         try:
             full = Advisory.from_osv(raw)
         except RecordError as exc:
             raise self._error(locator, str(exc)) from None
-        self._full[advisory.id] = full
+        self._full[ident] = full
         return full
 
     def lookup(self, name: str, version: str) -> tuple[Advisory, ...]:
         found: dict[str, Advisory] = {}
-        for advisory, malicious, locator in self._candidates(name):
-            if advisory.id in found or advisory.is_withdrawn:
-                continue
-            if self._malicious_only and not malicious:
-                continue
-            if any(a.affects(version) for a in advisory.affected):
-                found[advisory.id] = self._record(advisory, locator)
+        for ident, affected, locator in self._candidates(name):
+            if ident not in found and affected.affects(version):
+                found[ident] = self._record(ident, locator)
         return tuple(sorted(found.values(), key=lambda a: a.id))
 
 
