@@ -350,14 +350,14 @@ def test_the_find_and_python_walks_list_the_same_files(
     (tree / "linked.json").symlink_to(next((tree / "osv").rglob("MAL-2025-46969.json")))
     (tree / "é dir").mkdir()
     (tree / "é dir" / "MAL-1 x.json").write_text(json.dumps(record("MAL-1")))
-    walker, fast = layouts.walk_tree(tree)
-    if walker != "find":
+    fast = layouts.walk_tree(tree)
+    if fast.walker != "find":
         pytest.skip("no GNU find here: only the Python walk can be checked")
     monkeypatch.setattr(layouts, "_find", lambda root: None)
-    walker, slow = layouts.walk_tree(tree)
-    assert walker == "python"
-    assert [name for name, _ in fast] == [name for name, _ in slow]
-    names = [name for name, _ in slow]
+    slow = layouts.walk_tree(tree)
+    assert slow.walker == "python" and slow.count == fast.count
+    assert fast.names() == slow.names()
+    names = slow.names()
     assert "linked.json" in names and "é dir/MAL-1 x.json" in names and len(names) == 83
     assert open_database(tree, cache_dir=tmp_path / "cache").record_count == 82
 

@@ -53,6 +53,7 @@ from scorer.osv.layouts import (
     Locator,
     NotMergeFormat,
     Unit,
+    Walk,
     layout_of,
     line_at,
     open_regular,
@@ -93,19 +94,15 @@ class IndexInfo:
 _FRAME = struct.Struct("<II")
 
 
-def identity_of(location: Path, layout: str, fd: int | None) -> tuple[list[Any], list[str] | None]:
+def identity_of(location: Path, layout: str, fd: int | None) -> tuple[list[Any], Walk | None]:
     """What must not change for an index to stay valid (see the module docstring), and for a
-    tree the record files of the walk it was computed from."""
+    tree the walk it was computed from."""
     if fd is not None:
         st = os.fstat(fd)
         return [layout, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns], None
-    walker, files = walk_tree(location)
-    digest = hashlib.sha256()
-    for name, stats in files:
-        digest.update(f"{name}\0{stats}\n".encode("utf-8", "surrogateescape"))
+    walk = walk_tree(location)
     root = os.stat(location)
-    names = [name for name, _ in files]
-    return [layout, walker, root.st_dev, root.st_ino, len(files), digest.hexdigest()], names
+    return [layout, walk.walker, root.st_dev, root.st_ino, walk.count, walk.digest], walk
 
 
 def cache_file(location: Path, cache_dir: Path) -> Path:
@@ -312,7 +309,7 @@ def build_index(
     out: IO[bytes],
     *,
     workers: int | None = None,
-    files: list[str] | None = None,
+    files: Walk | None = None,
     scratch: Path | None = None,
 ) -> dict[str, Any]:
     """Write the index of the database at `location` to `out` (a new, empty binary file) and
@@ -324,7 +321,8 @@ def build_index(
     done = _Collected([])
     try:
         with paused_gc():
-            units = plan_units(location, fd, layout, parts, files)
+            names = None if files is None else files.names()
+            units = plan_units(location, fd, layout, parts, names)
             try:
                 _collect(_results(location, layout, fd, units, parts, scratch), done)
             except NotMergeFormat:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -57,18 +58,22 @@ Locator = list[Any]
 def open_regular(path: Path | str) -> int:
     """A read-only descriptor of `path`, refusing anything but a regular file. O_NONBLOCK on
     open keeps a FIFO from blocking until a writer appears; it is refused right after."""
+    return _open_regular(path)[0]
+
+
+def _open_regular(path: Path | str) -> tuple[int, os.stat_result]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
         raise InputError(path, f"{kind}; expected a file of OSV records")
-    return fd  # O_NONBLOCK does nothing to a regular file: no need to clear it
+    return fd, info  # O_NONBLOCK does nothing to a regular file: no need to clear it
 
 
 def pread_exact(fd: int, size: int, offset: int, where: Path) -> bytes:
@@ -90,9 +95,9 @@ def read_bounded(path: Path | str, limit: int = MAX_RECORD_BYTES) -> bytes:
     """The whole content of a regular file of at most `limit` bytes, counted as read (a file
     can grow, and some regular files report size 0). Asks for the size `stat` reports plus
     one byte, so a record file costs one read, not a buffer of `limit` bytes."""
-    fd = open_regular(path)
+    fd, info = _open_regular(path)
     try:
-        size = os.fstat(fd).st_size
+        size = info.st_size
         if size > limit:
             raise InputError(
                 path, f"larger than {limit // (1024 * 1024)} MiB; not an OSV record file"
@@ -143,17 +148,38 @@ class Unit:
     items: tuple[Any, ...] = ()
 
 
-def walk_tree(root: Path) -> tuple[str, list[tuple[str, str]]]:
-    """Every `.json` file under `root`, sorted by path, hidden entries skipped (`.git` and
-    editor files are not part of a database), each with a text of its inode, size, mtime and
-    ctime; and which walker made them (their texts differ). GNU find walks a quarter of a
-    million files several times faster than Python can; without it, a Python walk. Symbolic
-    links to files are listed, not followed: `open_regular` refuses a link to a device when
-    the file is read."""
-    found = _find(root)
-    if found is not None:
-        return "find", found
-    listed: list[tuple[str, str]] = []
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """The `.json` files of a tree: how many, a digest of their paths and stats (inode, size,
+    mtime, ctime: the tree's identity), which walker made it (their digests differ), and the
+    raw listing, from which `names` reads the paths, sorted, only when they are needed."""
+
+    walker: str
+    count: int
+    digest: str
+    listing: bytes  # NUL-separated path, stats, path, stats...
+
+    def names(self) -> list[str]:
+        fields = self.listing.split(b"\0")
+        return sorted(os.fsdecode(name) for name in fields[0:-1:2])
+
+
+def walk_tree(root: Path) -> Walk:
+    """Every `.json` file under `root`, hidden entries skipped (`.git` and editor files are not
+    part of a database). GNU find walks a quarter of a million files several times faster than
+    Python can, and its output is hashed as it is (no work per file here); without it, a
+    Python walk. Symbolic links to files are listed, not followed: `open_regular` refuses a
+    link to a device when the file is read."""
+    listing = _find(root)
+    walker = "find"
+    if listing is None:
+        walker, listing = "python", _python_walk(root)
+    count = listing.count(b"\0") // 2
+    return Walk(walker, count, hashlib.sha256(listing).hexdigest(), listing)
+
+
+def _python_walk(root: Path) -> bytes:
+    parts: list[tuple[str, str]] = []
     pending = [(root, "")]
     while pending:  # no recursion: a hostile tree may be thousands of levels deep
         directory, prefix = pending.pop()
@@ -166,21 +192,17 @@ def walk_tree(root: Path) -> tuple[str, list[tuple[str, str]]]:
                         pending.append((Path(entry.path), f"{prefix}{entry.name}/"))
                     elif entry.name.endswith(".json"):
                         st = entry.stat(follow_symlinks=False)
-                        listed.append(
-                            (
-                                prefix + entry.name,
-                                f"{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}",
-                            )
-                        )
+                        stats = f"{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
+                        parts.append((prefix + entry.name, stats))
         except OSError as exc:
             raise InputError(directory, f"cannot read directory: {exc.strerror}") from None
-    listed.sort()
-    return "python", listed
+    parts.sort()
+    return b"".join(os.fsencode(name) + b"\0" + stats.encode() + b"\0" for name, stats in parts)
 
 
-def _find(root: Path) -> list[tuple[str, str]] | None:
-    """The walk by GNU find; None when there is none, or it failed (the Python walk then
-    names what is wrong)."""
+def _find(root: Path) -> bytes | None:
+    """The walk by GNU find, as it prints it; None when there is none, or it failed (the
+    Python walk then names what is wrong)."""
     command = [
         "find", "-P", str(root), "-mindepth", "1",
         "(", "-name", ".*", "-prune", ")", "-o",
@@ -191,14 +213,9 @@ def _find(root: Path) -> list[tuple[str, str]] | None:
         done = subprocess.run(command, capture_output=True, check=False, env={"LC_ALL": "C"})
     except OSError:
         return None
-    if done.returncode != 0 or done.stderr:
+    if done.returncode != 0 or done.stderr or done.stdout.count(b"\0") % 2:
         return None
-    fields = done.stdout.split(b"\0")
-    if len(fields) % 2 != 1 or fields[-1]:
-        return None
-    names = [os.fsdecode(name) for name in fields[0:-1:2]]
-    stats = [text.decode("ascii") for text in fields[1:-1:2]]
-    return sorted(zip(names, stats, strict=True))
+    return done.stdout
 
 
 _EOCD = struct.Struct("<4s4H2LH")
@@ -367,7 +384,7 @@ def plan_units(
     """Cut the database into at most `parts` units (more parts, more cores). `names` are the
     record files of a tree, when the caller has walked it already."""
     if layout == "tree":
-        names = [name for name, _ in walk_tree(location)[1]] if names is None else names
+        names = walk_tree(location).names() if names is None else names
         if not names:
             raise InputError(location, "directory holds no .json OSV records")
         return [Unit("tree", items=tuple(s)) for s in _slices(names, parts)]
