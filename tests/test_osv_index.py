@@ -403,3 +403,17 @@ def test_the_central_directory_reader_agrees_with_zipfile(tmp_path: Path) -> Non
     assert ours(stub) == listed(stub)
     with pytest.raises(InputError, match=r"stub\.zip: MAL-1\.json: record has no id"):
         open_database(stub, cache_dir=tmp_path / "cache")  # read at the shifted offsets
+
+
+def die(job: object) -> None:
+    os._exit(9)  # as the kernel's OOM killer would end a worker
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(index_module, "_scan_unit", die)
+    path = layouts_of(tmp_path)["merge"]
+    with pytest.raises(InputError, match="a process indexing it died"):
+        open_database(path, cache_dir=tmp_path / "cache", workers=2)

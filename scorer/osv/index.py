@@ -5,9 +5,10 @@ run may hold it. `open_database` streams the records of any layout (one JSON fil
 tree, an OSV `all.zip`: see `layouts`), on every core for a large database, and keeps of each
 record only what matching needs, per npm package name it affects: its id, `withdrawn`,
 `modified`, whether it reports malware, the raw `versions` and `ranges` of its entries for that
-name, and where the record is (its *locator*). These rows go into an index file: a hash table
-of package names (fixed-size bucket offsets and CRCs, then one JSON object per bucket), read
-through `mmap`, so that a lookup costs one bucket whatever the size of the database. A full
+name, and where the record is (its *locator*). These rows go into an index file: per unit of
+work, a hash table of package names (fixed-size bucket offsets and CRCs, then each bucket's rows
+as `marshal` frames), read through `mmap`, so that a lookup costs one bucket per unit whatever the
+size of the database. A full
 record is read again, alone, only to report a finding. The index is kept in the user's cache
 directory, keyed by the database's path and stamped with its identity (for a file or archive:
 device, inode, size, mtime and ctime in nanoseconds, taken from the descriptor the records are
@@ -244,9 +245,17 @@ def _results(
     jobs = [(location, layout, fd, unit, scratch) for unit in units]
     if pooled:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
-        with multiprocessing.get_context("fork").Pool(min(workers, len(units))) as pool:
-            yield from pool.imap(_scan_unit, jobs)
+        # concurrent.futures rather than multiprocessing.Pool: a worker killed (by the kernel's
+        # OOM killer, say) breaks the executor with an error, where a Pool waits forever.
+        context = multiprocessing.get_context("fork")
+        try:
+            with ProcessPoolExecutor(min(workers, len(units)), mp_context=context) as pool:
+                yield from pool.map(_scan_unit, jobs)
+        except BrokenProcessPool:
+            raise InputError(location, "a process indexing it died (out of memory?)") from None
     else:
         for job in jobs:
             yield _scan_unit(job)
