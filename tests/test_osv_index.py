@@ -104,6 +104,15 @@ def test_a_process_pool_gives_the_same_index(
         assert len(pooled.header["parts"]) == (1 if name in ("array", "wrapped") else 3), name
 
 
+def test_the_name_map_of_the_previous_format_is_removed(database: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    legacy = index_module.cache_file(database, cache).with_suffix(".json")
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text('{"format": 2}')
+    open_database(database, cache_dir=cache)
+    assert [p.suffix for p in cache.iterdir()] == [".idx"]
+
+
 def test_a_merged_database_is_reindexed(database: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     open_database(database, cache_dir=cache)

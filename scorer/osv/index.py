@@ -719,6 +719,8 @@ def open_database(
         except OSError:
             pass  # an unwritable cache directory only costs speed: index into a temporary file
         else:
+            with contextlib.suppress(OSError):  # the name map of format 2, for the same path
+                target.with_suffix(".json").unlink()
             cached = _open_cached(target, location, identity, make)
             if cached is not None:
                 return cached
