@@ -69,11 +69,14 @@ class LockedPackage:
 @dataclass(frozen=True, slots=True)
 class Lockfile:
     """A parsed lockfile: its path, its format tag (e.g. `package-lock@3`) and its packages,
-    de-duplicated by (name, version, source) and sorted by (name, version)."""
+    de-duplicated by (name, version, source) and sorted by (name, version). `warnings` says what
+    the reader read in a degraded way (an entry without a version), one line each, for the CLI
+    to print; the reader itself never prints."""
 
     path: Path
     format: str
     packages: tuple[LockedPackage, ...]
+    warnings: tuple[str, ...] = ()
 
 
 class Level(StrEnum):

@@ -148,7 +148,8 @@ def _add(col: Collector, key: str, raw: object, workspaces: dict[str, Any], dev:
         if isinstance(space, dict) and isinstance(space.get("version"), str):
             version = space["version"]
     else:
-        source, version, resolved = classify_url(ref) or SourceKind.TARBALL, ref, ref
+        kind = classify_url(col.path, key, ref)
+        source, version, resolved = kind or SourceKind.TARBALL, ref, ref
         integrity = None
     col.add(
         name,
