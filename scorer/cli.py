@@ -11,7 +11,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,6 +32,9 @@ from scorer.options import (
 )
 from scorer.report.formats import AuditFormat, ListFormat, PublicationFormat, ReportFormat
 from scorer.text import safe
+
+if TYPE_CHECKING:
+    from scorer.records import Lockfile
 
 app = typer.Typer(
     name="provscore",
@@ -102,7 +105,14 @@ def lock_list(
     from scorer.report.lockfile import RENDERERS
 
     lock = read_lockfile(_resolve_lockfile(lockfile))
+    _lockfile_warnings(lock)
     sys.stdout.write(RENDERERS[fmt](lock, pretty=_pretty()))
+
+
+def _lockfile_warnings(lock: Lockfile) -> None:
+    """What the reader read in a degraded way (an entry without a version), on stderr."""
+    for warning in lock.warnings:
+        typer.echo(f"provscore: warning: {safe(str(lock.path))}: {safe(warning)}", err=True)
 
 
 def _require(*modules: str) -> None:
@@ -203,6 +213,7 @@ def audit(
         ),
         progress=_progress() if osv else None,
     )
+    _lockfile_warnings(report.lockfile)
     sys.stdout.write(render(report, fmt, pretty=_pretty()))
     if fmt is not AuditFormat.TEXT:
         for target, counts in report.written:
@@ -406,6 +417,7 @@ def report(
             diff=diff,
         ),
     )
+    _lockfile_warnings(result.lockfile)
     if output is not None:
         from scorer.atomic import write_atomic
 
