@@ -373,3 +373,15 @@ def test_bun_tuples_with_extra_fields_and_git_refs() -> None:
         "gh": (f"github:owner/gh#{COMMIT}", G, None),
         "up": ("file:../up", F, None),
     }
+
+
+def test_bun_comments_keep_line_numbers_and_garbage_stays_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bun.lock"
+    path.write_text(
+        '{\n  "lockfileVersion": 1,\n  /* a\n  long\n  comment */\n'
+        '  "packages": {"x": ["x@1.0.0", "", {}, "sha512-X"], "y": 7},\n}\n'
+    )
+    err = error_of(path)
+    assert "'y' is not" in err.problem and err.line == 6
+    path.write_text('{"lockfileVersion": 1, /* never closed\n "packages": {}}\n')
+    assert "not valid JSON" in error_of(path).problem
