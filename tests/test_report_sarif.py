@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from report_cli import DIFF, EXAMPLE, EXAMPLE_LOCK, ROOT, report, report_as
+from report_cli import DIFF, EXAMPLE, EXAMPLE_LOCK, ROOT, clean_env, report, report_as
 from test_sarif import tool
 
 EXAMPLE_DIR = ROOT / "data/examples/npm-app"
@@ -172,3 +173,18 @@ def test_fingerprints_are_stable_and_distinct(example: dict[str, Any], tmp_path:
     assert run.code == 1, run.stderr
     again = json.loads(run.stdout)
     assert Counter(json.dumps(r["partialFingerprints"]) for r in results(again)) == Counter(prints)
+
+
+def test_audit_sarif_passes_the_github_rules_too(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "scorer", "audit", EXAMPLE_LOCK, "--format", "sarif"],
+        cwd=ROOT,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1, run.stderr
+    doc = json.loads(run.stdout)
+    assert results(doc)
+    assert [r for r in multitool(doc, tmp_path) if r.get("level") in ("error", "warning")] == []

@@ -63,6 +63,9 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
                 "id": rule_id,
                 "name": "MaliciousPackageVersion",
                 "shortDescription": {"text": f.summary or f"Malicious package version ({rule_id})"},
+                # GitHub code scanning requires both (Multitool rule GH2012).
+                "fullDescription": _malicious_rule(rule_id)["fullDescription"],
+                "help": _malicious_rule(rule_id)["help"],
                 "helpUri": f"https://osv.dev/vulnerability/{rule_id}",
                 "properties": {"aliases": list(f.ids[1:]), "tags": ["security", "malware"]},
             },
