@@ -183,3 +183,26 @@ def test_markdown_fits_one_pull_request_comment() -> None:
     # A small report is not cut.
     small = risk_markdown(report_doc(flagged[:3]))
     assert "left out" not in small and small.count("| 1 | error |") == 1
+
+
+def test_a_package_that_is_not_scored_has_no_confidence(tmp_path: Path) -> None:
+    lock = {
+        "name": "app",
+        "lockfileVersion": 3,
+        "packages": {
+            "": {"name": "app"},
+            "node_modules/my-fork": {
+                "version": "1.0.0",
+                "resolved": "git+ssh://git@example.invalid/someone/my-fork.git#abc123",
+            },
+        },
+    }
+    path = tmp_path / "package-lock.json"
+    path.write_text(json.dumps(lock))
+    db = str(ROOT / "data/examples/npm-app/osv.json")
+    run = report_as([str(path), "--db", db, "--now", "2026-11-30T12:00:00Z"], "json", tmp_path)
+    assert run.code == 0, run.stderr
+    (pkg,) = json.loads(run.stdout)["packages"]
+    assert pkg["not_scored"] and pkg["score"] is None
+    # Unknown, not a confidence of 0 (which would read as "known to be unsure").
+    assert pkg["confidence"] is None
