@@ -135,7 +135,8 @@ def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
         "score": round(scored.score, 2)
         if scored is not None and scored.score is not None
         else None,
-        "confidence": round(scored.confidence, 3) if scored is not None else 0.0,
+        # Not scored (git, file, link, workspace): no share of the weight applies, so null.
+        "confidence": round(scored.confidence, 3) if scored is not None else None,
         "level": entry.level.value,
         "suppressed": suppression_json(entry.suppressed) if entry.suppressed is not None else None,
         "not_scored": entry.not_scored,
