@@ -26,6 +26,7 @@ NO_REGISTRY = (
     "no registry configured or derivable from the lockfile "
     "(--registry, NPM_CONFIG_REGISTRY, .npmrc or config registry)"
 )
+SNAPSHOT_ORIGIN = "the snapshot (offline)"
 NO_INSIGHTS = (
     "no insights endpoint configured (--insights-url, PROVSCORE_INSIGHTS_URL or config "
     "insights_url)"
@@ -66,7 +67,7 @@ def _selection(
         return select_registry(None, {}, npmrc, packages)
     if offline and snapshot_dir is not None:
         # A frozen snapshot records each document's registry: nothing else needs naming one.
-        return RegistrySelection(f"(snapshot {snapshot_dir})", "--offline --snapshot", True)
+        return RegistrySelection(f"(snapshot {snapshot_dir})", SNAPSHOT_ORIGIN, True)
     return None
 
 
@@ -116,14 +117,17 @@ def gather_evidence(
                     unreachable.append(f"registry {fetched.registry}: {why}")
             else:
                 histories[name] = package_history(fetched.document)
+        from_snapshot = selection.origin == SNAPSHOT_ORIGIN
         registry_source = SourceInfo(
             "registry",
-            selection.url,
+            str(snapshot_dir) if from_snapshot else selection.url,
             requests=client.stats.requests,
             asked=len(names),
             answered=len(histories),
             failed=len(missing),
-            note=("offline: " if offline else "") + f"from {selection.origin}",
+            note="offline: from the snapshot"
+            if from_snapshot
+            else ("offline: " if offline else "") + f"from {selection.origin}",
         )
 
     answers, insights_missing, insights_source = _insights(

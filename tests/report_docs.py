@@ -125,7 +125,7 @@ def report_doc(
         ],
         "counts": {
             "packages": len(ranked),
-            "scored": len(scored),
+            "scored": sum(p["score"] is not None for p in scored),
             "not_scored": len(ranked) - len(scored),
             "malicious": sum(p["malicious"] is not None for p in ranked),
             "error": sum(p["level"] == "error" for p in ranked),

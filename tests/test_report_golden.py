@@ -59,11 +59,6 @@ def test_diff_report_lists_exactly_the_new_and_changed_versions(tmp_path: Path) 
         assert f"{name}@{version}" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config paths are resolved to absolute ones (scorer/config.py find_config), so the "
-    "example's osv.json and snapshot print as /…/data/examples/npm-app/…",
-)
 def test_example_report_prints_paths_as_given(tmp_path: Path) -> None:
     run = report_as(EXAMPLE, "json", tmp_path)
     assert str(ROOT) not in run.stdout
