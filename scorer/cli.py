@@ -475,6 +475,7 @@ def insights_show(
         lockfile=lockfile,
         config_insights_url=config.get_str("insights_url"),
         pretty=_pretty(),
+        config_registry=config.get_str("registry"),
     )
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
 

@@ -160,11 +160,13 @@ def show(
     lockfile: Path | None = None,
     config_insights_url: str | None = None,
     pretty: bool = True,
+    config_registry: str | None = None,
 ) -> str:
     """What `provscore insights show NAME@VERSION` prints. `echo` (e.g. a stderr printer) is
-    told which registry and insights endpoint are used. When nothing names a registry (no
-    option, environment, .npmrc, lockfile origin or offline snapshot), registry facts are
-    unknown with that reason: never an error."""
+    told which registry and insights endpoint are used. The registry is chosen in the report's
+    order: option, environment, .npmrc, config `registry`, the lockfile's origin. When nothing
+    names one (and no offline snapshot stands in), registry facts are unknown with that reason:
+    never an error."""
     from scorer.evidence import NO_REGISTRY
     from scorer.insights.client import InsightsClient, resolve_endpoint
     from scorer.npmrc import RegistrySelection, load_npmrc, lockfile_origin, select_registry
@@ -183,11 +185,15 @@ def show(
         or env.get("NPM_CONFIG_REGISTRY")
         or env.get("npm_config_registry")
         or npmrc.registry
-        or lockfile_origin(packages)
     )
     selection: RegistrySelection | None = None
-    if named:  # an invalid URL among these stays an error (exit 2)
+    # An invalid URL in any of these stays an error (exit 2).
+    if named:
         selection = select_registry(registry_url, env, npmrc, packages)
+    elif config_registry:  # the project's own choice comes before a guess from the lockfile
+        selection = select_registry(config_registry, {}, npmrc, packages)
+    elif lockfile_origin(packages) is not None:
+        selection = select_registry(None, {}, npmrc, packages)
     elif offline and snapshot_dir is not None:
         # A frozen snapshot records each document's registry: nothing else needs naming one.
         selection = RegistrySelection(f"(snapshot {snapshot_dir})", "--offline --snapshot", True)

@@ -382,3 +382,24 @@ def test_insights_show_with_an_invalid_registry_is_still_exit_2(tmp_path: Path) 
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "--registry" in result.stderr
+
+
+def test_insights_show_takes_the_registry_from_the_project_config(tmp_path: Path) -> None:
+    """The order the report uses: option, environment, .npmrc, config `registry`, lockfile."""
+    with registry_process(tmp_path) as registry:
+        (tmp_path / "provscore.toml").write_text(f'registry = "{registry}"\n')
+        result = provscore(
+            "insights", "show", f"constructed-install-script@{VERSION}", "--format", "json",
+            cwd=tmp_path, home=tmp_path / "home",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        facts = json.loads(result.stdout)["facts"]
+        assert facts["install_scripts"]["value"] == ["postinstall"]
+        # An option still beats the config file.
+        refused = refused_url()
+        result = provscore(
+            "insights", "show", f"constructed-install-script@{VERSION}", "--format", "json",
+            "--registry", refused, cwd=tmp_path, home=tmp_path / "home",
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "connection failed" in json.dumps(json.loads(result.stdout)["facts"]["install_scripts"])
