@@ -421,7 +421,10 @@ def report(
     if output is not None:
         from scorer.atomic import write_atomic
 
-        write_atomic(output, render(result, fmt, pretty=True))
+        try:
+            write_atomic(output, render(result, fmt, pretty=True))
+        except OSError as exc:  # a directory, no permission, a full disk: exit 2, no traceback
+            raise InputError(output, f"cannot write the report: {exc.strerror or exc}") from None
         typer.echo(f"provscore: report written to {safe(str(output))}", err=True)
     else:
         sys.stdout.write(render(result, fmt, pretty=_pretty()))

@@ -854,3 +854,17 @@ def test_audit_imports_no_pandas_and_report_no_sklearn(tmp_path: Path, snapshot:
     )  # fmt: skip
     assert "pandas" in report_modules  # the feature frame: proves the run got that far
     assert "sklearn" not in report_modules
+
+
+def test_output_that_cannot_be_written_is_exit_2_naming_it(tmp_path: Path, snapshot: Path) -> None:
+    target = tmp_path / "a-directory"
+    target.mkdir()
+    result = provscore(
+        "report", str(project(tmp_path)), "--offline", "--snapshot", str(snapshot),
+        "--db", str(OSV_DB), "--now", NOW, "--output", str(target), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"provscore: error: {target}" in result.stderr and "cannot write" in result.stderr
+    assert result.stdout == "" and list(target.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
