@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from scorer.audit import AuditOptions, run_audit
 from scorer.config import Config, find_config
-from scorer.errors import ConfigError, SourceUnreachable
+from scorer.errors import ConfigError, InputError, SourceUnreachable
 from scorer.lockfiles import read_lockfile
 from scorer.policy import (
     RISK,
@@ -177,6 +177,10 @@ def run_report(
 
     keys = sorted({p.key for p in packages if p.source is SourceKind.REGISTRY})
     offline = options.offline if options.offline is not None else bool(config.get_bool("offline"))
+    snapshot = options.snapshot or config.get_path("snapshot")
+    if offline and snapshot is not None and not snapshot.is_dir():
+        # A mistyped path would leave every fact unknown and so flag nothing: bad input, not data.
+        raise InputError(snapshot, "no such snapshot directory to read offline")
     evidence = gather_evidence(
         keys,
         packages=lock.packages,
@@ -187,7 +191,7 @@ def run_report(
         registry_url=options.registry,
         insights_url=options.insights_url,
         offline=offline,
-        snapshot_dir=options.snapshot or config.get_path("snapshot"),
+        snapshot_dir=snapshot,
         cache_dir=options.cache_dir or config.get_path("cache_dir"),
         strict=options.strict,
         transport=registry_transport,

@@ -868,3 +868,21 @@ def test_output_that_cannot_be_written_is_exit_2_naming_it(tmp_path: Path, snaps
     assert f"provscore: error: {target}" in result.stderr and "cannot write" in result.stderr
     assert result.stdout == "" and list(target.iterdir()) == []
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_offline_with_a_missing_snapshot_directory_is_exit_2(tmp_path: Path) -> None:
+    """Not a report of unknowns: a mistyped path would otherwise flag nothing at all."""
+    missing = tmp_path / "frozn"
+    lock = project(tmp_path)
+    result = provscore(
+        "report", str(lock), "--offline", "--snapshot", str(missing), "--db", str(OSV_DB),
+        "--now", NOW, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert f"provscore: error: {missing}" in result.stderr and result.stdout == ""
+    (tmp_path / "provscore.toml").write_text(f'offline = true\nsnapshot = "{missing.name}"\n')
+    from_config = provscore(
+        "report", str(lock), "--db", str(OSV_DB), "--now", NOW, cwd=tmp_path
+    )  # fmt: skip
+    assert from_config.returncode == 2, from_config.stderr
+    assert str(missing) in from_config.stderr
