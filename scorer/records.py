@@ -215,6 +215,8 @@ class RankedPackage:
     not_scored: str | None = None
     suppressed: Suppression | None = None  # the suppression that silenced its risk flag
     change: Change | None = None  # --diff: how it differs from the old lockfile
+    # Malicious findings a suppression silenced: shown, never silently dropped.
+    suppressed_malicious: tuple[SuppressedFinding, ...] = ()
 
     @property
     def score(self) -> float | None:
@@ -238,7 +240,7 @@ class RiskReport:
     sources: tuple[SourceInfo, ...]
     packages: tuple[RankedPackage, ...]
     exit_code: int
-    suppressed_malicious: int = 0
+    suppressed_malicious_count: int = 0
     unused_suppressions: tuple[Suppression, ...] = ()
     expired_suppressions: tuple[Suppression, ...] = ()
     diff: LockDiff | None = None

@@ -36,6 +36,7 @@ from scorer.records import (
     ScorerInfo,
     Setting,
     SourceKind,
+    SuppressedFinding,
 )
 from scorer.suppressions import Suppression, split_suppressed
 
@@ -173,7 +174,13 @@ def run_report(
 
         diff = diff_lockfiles(read_lockfile(options.diff), lock)
         changes = {(c.package.name, c.package.version, c.package.source): c for c in diff.changes}
-        packages = [c.package for c in diff.changes]
+        # The malicious gate still covers the whole lockfile: an advisory published today for a
+        # version locked long ago must fail the pull request that keeps it, not only new ones.
+        changed = {(c.package.name, c.package.version, c.package.source) for c in diff.changes}
+        hit = {(f.package.name, f.package.version, f.package.source) for f in audit.findings}
+        packages = [c.package for c in diff.changes] + [
+            p for p in lock.packages if (p.name, p.version, p.source) in hit - changed
+        ]
 
     keys = sorted({p.key for p in packages if p.source is SourceKind.REGISTRY})
     offline = options.offline if options.offline is not None else bool(config.get_bool("offline"))
@@ -219,6 +226,10 @@ def run_report(
     for finding in audit.findings:
         p = finding.package
         findings.setdefault((p.name, p.version, p.source), []).append(finding)
+    silenced: dict[tuple[str, str, SourceKind], list[SuppressedFinding]] = {}
+    for sf in audit.suppressed:
+        p = sf.finding.package
+        silenced.setdefault((p.name, p.version, p.source), []).append(sf)
     mal_level = finding_level(audit.policy)
 
     draft: list[RankedPackage] = []
@@ -237,10 +248,16 @@ def run_report(
                 scored=s,
                 row=by_key.get(pkg.key),
                 change=changes.get(ident),
+                suppressed_malicious=tuple(silenced.get(ident, ())),
             )
         else:
             entry = RankedPackage(
-                pkg, Level.NONE, hits, not_scored=NOT_SCORED[pkg.source], change=changes.get(ident)
+                pkg,
+                Level.NONE,
+                hits,
+                not_scored=NOT_SCORED[pkg.source],
+                change=changes.get(ident),
+                suppressed_malicious=tuple(silenced.get(ident, ())),
             )
         draft.append(entry)
 
@@ -273,7 +290,7 @@ def run_report(
         sources=(*audit.sources, *evidence.sources),
         packages=tuple(sorted(final, key=rank_key)),
         exit_code=exit_code(e.level for e in final),
-        suppressed_malicious=len(audit.suppressed),
+        suppressed_malicious_count=len(audit.suppressed),
         unused_suppressions=unused,
         expired_suppressions=audit.expired_suppressions,
         diff=diff,

@@ -132,6 +132,8 @@ def report_doc(
             "warning": sum(p["level"] == "warning" for p in ranked),
             "none": sum(p["level"] == "none" for p in ranked),
             "suppressed": sum(p["suppressed"] is not None for p in ranked),
+            "at_or_above_warn": sum((p["score"] or 0) >= 40 for p in scored),
+            "at_or_above_error": sum((p["score"] or 0) >= 70 for p in scored),
             "unknown_score": sum(p["score"] is None for p in scored),
         },
         "packages": ranked,

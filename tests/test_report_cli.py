@@ -886,3 +886,81 @@ def test_offline_with_a_missing_snapshot_directory_is_exit_2(tmp_path: Path) -> 
     )  # fmt: skip
     assert from_config.returncode == 2, from_config.stderr
     assert str(missing) in from_config.stderr
+
+
+def test_diff_still_gates_on_a_malicious_version_the_change_keeps(tmp_path: Path) -> None:
+    # An advisory published after a version was locked must fail the change that keeps it:
+    # debug 4.4.3 is in both lockfiles of the npm pair, and a constructed record marks it.
+    rec = record(
+        "MAL-2099-0002",
+        "debug",
+        versions=["4.4.3"],
+        summary="constructed for provscore's tests: not a real advisory",
+    )
+    db = tmp_path / "db.json"
+    db.write_text(json.dumps([rec]))
+    empty = tmp_path / "empty-snapshot"
+    empty.mkdir()
+    result = provscore(
+        "report", str(_lockfile(DIFF / "npm" / "after")),
+        "--diff", str(_lockfile(DIFF / "npm" / "before")),
+        "--offline", "--snapshot", str(empty), "--db", str(db), "--now", NOW, "--format", "json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    doc = json.loads(result.stdout)
+    first = doc["packages"][0]
+    assert (first["name"], first["version"], first["change"]) == ("debug", "4.4.3", None)
+    assert first["malicious"]["ids"] == ["MAL-2099-0002"] and first["level"] == "error"
+    assert doc["diff"]["changed"] == 1  # the diff itself is unchanged: debug 3.2.7 replaces 2.6.9
+
+
+def test_a_suppressed_malicious_version_is_shown_with_its_suppression(
+    tmp_path: Path, snapshot: Path
+) -> None:
+    rec = record("MAL-2099-0003", "constructed-quiet", versions=[VERSION], summary="constructed")
+    db = tmp_path / "db.json"
+    db.write_text(json.dumps([rec]))
+    lock = write_lock(tmp_path / "p", [("constructed-quiet", VERSION)])
+    (lock.parent / "provscore.toml").write_text(
+        '[[suppress]]\nid = "MAL-2099-0003"\nreason = "vendored, never executed"\n'
+    )
+    result = provscore(
+        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(db),
+        "--now", NOW, "--format", "json", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    pkg = by_name(json.loads(result.stdout))[f"constructed-quiet@{VERSION}"]
+    assert pkg["malicious"] is None and pkg["level"] == "none"
+    assert pkg["suppressed_malicious"] == [
+        {
+            "ids": ["MAL-2099-0003"],
+            "summary": "constructed",
+            "suppression": {
+                "id": "MAL-2099-0003",
+                "package": None,
+                "reason": "vendored, never executed",
+                "until": None,
+            },
+        }
+    ]
+    text = provscore(
+        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(db),
+        "--now", NOW, cwd=tmp_path,
+    )  # fmt: skip
+    assert "malicious MAL-2099-0003, suppressed: vendored, never executed" in text.stdout
+
+
+def test_risk_policy_off_still_counts_the_versions_over_the_thresholds(
+    tmp_path: Path, snapshot: Path
+) -> None:
+    lock = write_lock(
+        tmp_path / "p", [("constructed-tor", VERSION), ("constructed-quiet", VERSION)]
+    )
+    args = ["report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(OSV_DB)]
+    args += ["--now", NOW, "--risk-policy", "off"]
+    doc = json.loads(provscore(*args, "--format", "json", cwd=tmp_path).stdout)
+    assert doc["counts"]["warning"] == doc["counts"]["error"] == 0
+    assert doc["counts"]["at_or_above_warn"] == 1
+    text = provscore(*args, cwd=tmp_path).stdout
+    assert "scores are only counted: 1 at or above 40" in text

@@ -139,6 +139,14 @@ def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
         "confidence": round(scored.confidence, 3) if scored is not None else None,
         "level": entry.level.value,
         "suppressed": suppression_json(entry.suppressed) if entry.suppressed is not None else None,
+        "suppressed_malicious": [
+            {
+                "ids": list(sf.finding.ids),
+                "summary": sf.finding.summary,
+                "suppression": suppression_json(sf.by),
+            }
+            for sf in entry.suppressed_malicious
+        ],
         "not_scored": entry.not_scored,
         "reasons": reasons,
         "unknown": unknown,
@@ -194,8 +202,19 @@ def risk_report_json(report: RiskReport) -> dict[str, Any]:
             "error": levels[Level.ERROR],
             "warning": levels[Level.WARNING],
             "none": levels[Level.NONE],
-            "suppressed": report.suppressed_malicious
+            "suppressed": report.suppressed_malicious_count
             + sum(1 for p in report.packages if p.suppressed is not None),
+            # Regardless of the risk policy (under `off` these are the versions "only counted").
+            "at_or_above_warn": sum(
+                1
+                for p in report.packages
+                if p.score is not None and p.score >= report.risk_warn.value
+            ),
+            "at_or_above_error": sum(
+                1
+                for p in report.packages
+                if p.score is not None and p.score >= report.risk_error.value
+            ),
             "unknown_score": sum(
                 1 for p in report.packages if p.not_scored is None and p.score is None
             ),

@@ -116,6 +116,10 @@ def reason_line(pkg: Mapping[str, Any], limit: int = TOP_REASONS) -> str:
         ids = ", ".join(pkg["malicious"]["ids"])
         summary = pkg["malicious"]["summary"]
         parts.append(f"MALICIOUS {ids}" + (f": {summary}" if summary else ""))
+    for hit in pkg.get("suppressed_malicious", ()):
+        parts.append(
+            f"malicious {', '.join(hit['ids'])}, suppressed: {hit['suppression']['reason']}"
+        )
     if pkg["not_scored"]:
         parts.append(f"not scored: {pkg['not_scored']}")
     elif pkg["score"] is None and pkg["unknown"]:
@@ -158,7 +162,10 @@ def shown(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [
         p
         for p in doc["packages"]
-        if p["malicious"] or p["level"] != "none" or (p["score"] or 0) > 0
+        if p["malicious"]
+        or p.get("suppressed_malicious")
+        or p["level"] != "none"
+        or (p["score"] or 0) > 0
     ]
 
 
@@ -171,7 +178,8 @@ def risk_summary(doc: Mapping[str, Any]) -> str:
     meaning = {
         "error": f"scores >= {warn} are warnings, >= {error} errors",
         "warn": f"scores >= {warn} are flagged as warnings",
-        "off": "scores are only counted",
+        "off": f"scores are only counted: {c['at_or_above_warn']} at or above {warn}, "
+        f"{c['at_or_above_error']} at or above {error}",
     }[risk["value"]]
     suppressed = f", {c['suppressed']} suppressed" if c["suppressed"] else ""
     return (
