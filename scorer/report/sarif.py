@@ -39,6 +39,29 @@ def lockfile_line(text: str, name: str, paths: Sequence[str]) -> int | None:
     return None
 
 
+def sarif_log(rules: Mapping[str, dict[str, Any]], results: list[dict[str, Any]]) -> str:
+    """One SARIF 2.1.0 run of provscore: its rules sorted by id, its results in order."""
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "provscore",
+                        "version": __version__,
+                        "informationUri": "https://example.invalid/provscore",
+                        "rules": [rules[k] for k in sorted(rules)],
+                    }
+                },
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
 def uri(path: Path) -> str:
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
@@ -97,25 +120,7 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
                 },
             }
         )
-    doc = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "provscore",
-                        "version": __version__,
-                        "informationUri": "https://example.invalid/provscore",
-                        "rules": [rules[k] for k in sorted(rules)],
-                    }
-                },
-                "results": results,
-                "columnKind": "unicodeCodePoints",
-            }
-        ],
-    }
-    return json.dumps(doc, indent=2) + "\n"
+    return sarif_log(rules, results)
 
 
 # -- the risk report (`provscore report`) ----------------------------------------------------
@@ -255,22 +260,4 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
                     },
                 }
             )
-    sarif = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "provscore",
-                        "version": __version__,
-                        "informationUri": "https://example.invalid/provscore",
-                        "rules": [rules[k] for k in sorted(rules)],
-                    }
-                },
-                "results": results,
-                "columnKind": "unicodeCodePoints",
-            }
-        ],
-    }
-    return json.dumps(sarif, indent=2) + "\n"
+    return sarif_log(rules, results)
