@@ -9,7 +9,7 @@ the caller turns unreachable sources into exit 3 instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,7 +85,10 @@ def gather_evidence(
     cache_dir: Path | None,
     strict: bool,
     transport: Any = None,
+    lap: Callable[[str], None] = lambda _stage: None,
 ) -> Evidence:
+    """Registry histories and insights answers for `keys`. `lap(stage)` is the benchmark's
+    timing hook (`scorer.risk.stopwatch`)."""
     from scorer.features import package_history
 
     names = sorted({name for name, _ in keys})
@@ -108,7 +111,9 @@ def gather_evidence(
             offline=offline,
             transport=transport,
         )
-        for name, fetched in client.fetch_sync(names).items() if names else ():
+        fetched_all = client.fetch_sync(names) if names else {}
+        lap("registry")
+        for name, fetched in fetched_all.items():
             if fetched.document is None:
                 why = fetched.reason or "no registry document"
                 missing[name] = why
@@ -125,10 +130,12 @@ def gather_evidence(
             failed=len(missing),
             note=("offline: " if offline else "") + f"from {selection.origin}",
         )
+        lap("histories")
 
     answers, insights_missing, insights_source = _insights(
         keys, config, env, insights_url, offline, snapshot_dir, strict
     )
+    lap("insights")
     return Evidence(
         histories,
         missing,
