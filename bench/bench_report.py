@@ -129,15 +129,19 @@ def osv_database(path: Path, names: list[str], records: int) -> None:
 
 
 def run(command: list[str], env: Mapping[str, str], out: Path) -> dict[str, Any]:
-    """One child process: wall, peak RSS (MB) and the stage timings it printed."""
+    """One child process: wall, CPU seconds, peak RSS (MB) and the stage timings it printed.
+    The RSS comes from /usr/bin/time: a child forked from this (large) process would count the
+    parent's pages it held before exec in its own ru_maxrss."""
+    rss_file = out / "rss"
+    timed = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *command]
     with (out / "stdout").open("wb") as stdout, (out / "stderr").open("wb") as stderr:
         started = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=dict(env), cwd=ROOT)
+        proc = subprocess.Popen(timed, stdout=stdout, stderr=stderr, env=dict(env), cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = (out / "stderr").read_text()
-    if proc.returncode not in (0, 1):
+    if proc.returncode not in (0, 1) or not rss_file.stat().st_size:
         raise SystemExit(f"{' '.join(command)} exited {proc.returncode}:\n{err}")
     timings: dict[str, float] = {}
     for line in err.splitlines():
@@ -145,7 +149,8 @@ def run(command: list[str], env: Mapping[str, str], out: Path) -> dict[str, Any]
             timings = json.loads(line.removeprefix("provscore timings: "))
     return {
         "wall": wall,
-        "rss": usage.ru_maxrss / 1024,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss": int(rss_file.read_text().split()[-1]) / 1024,
         "timings": timings,
         "stdout_bytes": (out / "stdout").stat().st_size,
     }
@@ -170,7 +175,8 @@ def show(label: str, result: Mapping[str, Any], stats: tuple[int, int]) -> None:
     startup = result["wall"] - sum(t.values())
     split = ", ".join(f"{k} {v:.3f}" for k, v in t.items())
     print(
-        f"{label:<11} wall {result['wall']:.3f} s  peak RSS {result['rss']:.0f} MB  "
+        f"{label:<11} wall {result['wall']:.3f} s  cpu {result['cpu']:.3f} s  "
+        f"peak RSS {result['rss']:.0f} MB  "
         f"requests {stats[0]} ({stats[1]} conditional)"
     )
     print(f"            split: startup {startup:.3f}, {split}")
@@ -228,7 +234,10 @@ def main() -> None:
                 f"{args.packages} locked packages, {len(names)} names; latency "
                 f"{args.latency * 1000:.0f} ms, concurrency {CONCURRENCY}, --format {args.format}"
             )
-            print(f"audit (builds the OSV index cache): wall {audit['wall']:.3f} s")
+            print(
+                f"audit (builds the OSV index cache): wall {audit['wall']:.3f} s, "
+                f"peak RSS {audit['rss']:.0f} MB"
+            )
             command = [
                 *base,
                 "report",

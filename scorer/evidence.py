@@ -89,8 +89,6 @@ def gather_evidence(
 ) -> Evidence:
     """Registry histories and insights answers for `keys`. `lap(stage)` is the benchmark's
     timing hook (`scorer.risk.stopwatch`)."""
-    from scorer.features import package_history
-
     names = sorted({name for name, _ in keys})
     npmrc = load_npmrc(project_dir, env)
     selection = _selection(registry_url, config, env, npmrc, packages, offline, snapshot_dir)
@@ -111,16 +109,16 @@ def gather_evidence(
             offline=offline,
             transport=transport,
         )
-        fetched_all = client.fetch_sync(names) if names else {}
+        fetched_all = client.fetch_histories_sync(names) if names else {}
         lap("registry")
         for name, fetched in fetched_all.items():
-            if fetched.document is None:
+            if fetched.history is None:
                 why = fetched.reason or "no registry document"
                 missing[name] = why
                 if not offline and fetched.via == "none" and "HTTP 404" not in why:
                     unreachable.append(f"registry {fetched.registry}: {why}")
             else:
-                histories[name] = package_history(fetched.document)
+                histories[name] = fetched.history
         registry_source = SourceInfo(
             "registry",
             selection.url,
@@ -128,9 +126,10 @@ def gather_evidence(
             asked=len(names),
             answered=len(histories),
             failed=len(missing),
-            note=("offline: " if offline else "") + f"from {selection.origin}",
+            note="; ".join(
+                [("offline: " if offline else "") + f"from {selection.origin}", *client.warnings]
+            ),
         )
-        lap("histories")
 
     answers, insights_missing, insights_source = _insights(
         keys, config, env, insights_url, offline, snapshot_dir, strict
