@@ -158,9 +158,7 @@ def _handler(state: RegistryServer) -> type[BaseHTTPRequestHandler]:
                 data = data[: len(data) // 2]
             elif fault == "malformed":
                 data = b"<html>gateway error</html>"
-            return self._send(
-                200, data, {"ETag": etag, "Last-Modified": LAST_MODIFIED, **fresh}
-            )
+            return self._send(200, data, {"ETag": etag, "Last-Modified": LAST_MODIFIED, **fresh})
 
         def _send(self, status: int, data: bytes, headers: Mapping[str, str] | None = None) -> None:
             self.send_response(status)
