@@ -26,6 +26,7 @@ NO_REGISTRY = (
     "no registry configured or derivable from the lockfile "
     "(--registry, NPM_CONFIG_REGISTRY, .npmrc or config registry)"
 )
+INSIGHTS_URL_ENV = "PROVSCORE_INSIGHTS_URL"  # scorer.insights.client.URL_ENV, without importing it
 NO_INSIGHTS = (
     "no insights endpoint configured (--insights-url, PROVSCORE_INSIGHTS_URL or config "
     "insights_url)"
@@ -155,12 +156,18 @@ def _insights(
     snapshot_dir: Path | None,
     strict: bool,
 ) -> tuple[dict[tuple[str, str], InsightsAnswer], str, SourceInfo]:
-    from scorer.gather import read_insights_snapshot, write_insights_snapshot
-    from scorer.insights.client import resolve_endpoint
+    url: str | None = None
+    token: str | None = None
+    # The client module imports httpx (~0.1 s of a warm report): only when something names an
+    # endpoint (resolve_endpoint's own order; with none it answers (None, None)).
+    if option or env.get(INSIGHTS_URL_ENV) or config.get_str("insights_url"):
+        from scorer.insights.client import resolve_endpoint
 
-    url, token = resolve_endpoint(option, env, config.get_str("insights_url"))
+        url, token = resolve_endpoint(option, env, config.get_str("insights_url"))
     snapshot = snapshot_dir / "insights" if snapshot_dir is not None else None
     if offline:
+        from scorer.gather import read_insights_snapshot
+
         answers = read_insights_snapshot(snapshot, keys) if snapshot is not None else {}
         why = "offline: insights endpoint not queried" + (
             " and the version is not in the snapshot" if snapshot is not None else ""
@@ -181,6 +188,8 @@ def _insights(
     client = InsightsClient(url, token=token, strict=strict)
     answers = client.fetch_sync(keys) if keys else {}
     if snapshot is not None:
+        from scorer.gather import write_insights_snapshot
+
         write_insights_snapshot(snapshot, answers)
     return (
         answers,

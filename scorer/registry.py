@@ -7,7 +7,7 @@ is data (`FetchResult.document is None` plus a reason), never an exception. `off
 the cache (or the snapshot) and never opens a connection; `snapshot_dir` writes one sorted-key
 JSON file per package, which an offline run reads back, so a CI gate can run on frozen data.
 
-`fetch_histories` is the report's path: each document is decoded once into a compact
+`fetch_histories_sync` is the report's path: each document is decoded once into a compact
 `PackageHistory` kept in the SQLite history cache (`scorer.histories`) and then dropped, so a
 fresh entry (within the registry's Cache-Control max-age) costs no request, a stale one a
 conditional request whose 304 reuses the stored history, and no run holds every document at
@@ -19,7 +19,6 @@ before it. Missing fields are `None` with a reason, because mirrors strip `_npmU
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib.util
 import json
@@ -103,7 +102,7 @@ class RegistryClient:
         backoff: float = 0.25,
         max_backoff: float = 8.0,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,  # default asyncio.sleep
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -138,6 +137,8 @@ class RegistryClient:
         return base + document_path(name)
 
     def fetch_sync(self, names: Iterable[str]) -> dict[str, FetchResult]:
+        import asyncio
+
         return asyncio.run(self.fetch(names))
 
     async def fetch(self, names: Iterable[str]) -> dict[str, FetchResult]:
@@ -152,6 +153,8 @@ class RegistryClient:
         Requests run on `concurrency` threads with httpx's synchronous client: its async client
         spent about 1.6 ms of CPU per request in anyio and the pool (measured, bench_report),
         more than the registry's round trip shared out over the concurrency."""
+        import asyncio
+
         import httpx
 
         limits = httpx.Limits(
@@ -185,18 +188,16 @@ class RegistryClient:
     # -- histories (the report's path) -------------------------------------------------------
 
     def fetch_histories_sync(self, names: Iterable[str]) -> dict[str, HistoryResult]:
-        return asyncio.run(self.fetch_histories(names))
-
-    async def fetch_histories(self, names: Iterable[str]) -> dict[str, HistoryResult]:
         """Each package's history: from the history cache when fresh, else revalidated or
         downloaded and stored. Offline: the snapshot when one is given (the frozen data asked
         for), else the history cache, else the document cache. With a snapshot directory
-        online, full documents are fetched (the snapshot needs them) and reduced."""
+        online, full documents are fetched (the snapshot needs them) and reduced. When every
+        entry is fresh no event loop is started and neither asyncio nor httpx is imported."""
         from scorer.features import package_history
 
         unique = sorted(set(names))
         if self.snapshot_dir is not None:
-            documents = await self.fetch(unique)
+            documents = self.fetch_sync(unique)
             return {n: _reduced(r, package_history) for n, r in documents.items()}
         cache = self._history_cache()
         try:
@@ -230,7 +231,9 @@ class RegistryClient:
                         get, name, stored.get((registry, name)), new, refreshed
                     )
 
-                for result in await self._each(pending, one):
+                import asyncio
+
+                for result in asyncio.run(self._each(pending, one)):
                     out[result.name] = result
                 if cache is not None:
                     cache.save(new, refreshed)
@@ -345,10 +348,12 @@ class RegistryClient:
         def count_retry(_wait: float) -> None:
             self.stats.retries += 1
 
+        import asyncio
+
         outcome = await retrying(
             attempt,
             self._retry_policy(),
-            sleep=self._sleep,
+            sleep=self._sleep or asyncio.sleep,
             rng=self._jitter,
             on_retry=count_retry,
         )
@@ -425,6 +430,8 @@ class RegistryClient:
         async def handle(response: httpx.Response) -> FetchResult | Retry | None:
             status = response.status_code
             if status == 304 and cached is not None:
+                import asyncio
+
                 self.stats.not_modified += 1
                 await asyncio.to_thread(self._write_snapshot, name, registry, cached["document"])
                 return FetchResult(name, registry, cached["document"], "revalidated")
@@ -443,6 +450,8 @@ class RegistryClient:
                 "document": document,
             }
             # fsync blocks: keep it off the event loop so other fetches proceed
+            import asyncio
+
             await asyncio.to_thread(self._write_cache, registry, name, entry)
             await asyncio.to_thread(self._write_snapshot, name, registry, document)
             return FetchResult(name, registry, document, "network")
