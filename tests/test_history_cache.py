@@ -268,3 +268,33 @@ def test_report_twice_asks_the_registry_once(tmp_path: Path) -> None:
     assert registry.requests == 0 and registry.answered == 3
     first = [(p.package.spec, p.score) for p in runs[0].packages]
     assert first == [(p.package.spec, p.score) for p in runs[1].packages]
+
+
+def test_history_json_with_wrong_types_is_a_miss() -> None:
+    from scorer.features import PackageHistory
+
+    good = package_history(real("has-package-exports")).to_json()
+    assert PackageHistory.from_json(json.loads(json.dumps(good))) == package_history(
+        real("has-package-exports")
+    )
+    row = good["versions"][0]
+    for index, value in (
+        (0, 5),
+        (2, ["x"]),
+        (3, ["ok", 7]),
+        (4, "yes"),
+        (8, [["a"]]),
+        (8, [[1, "b"]]),
+    ):
+        bad = json.loads(json.dumps(good))
+        bad["versions"][0] = [*row[:index], value, *row[index + 1 :]]
+        with pytest.raises(ValueError, match="not a package history"):
+            PackageHistory.from_json(bad)
+
+
+def test_evidence_names_the_insights_variable_the_client_reads() -> None:
+    # evidence.py checks it without importing the client (httpx) when nothing names an endpoint.
+    from scorer.evidence import INSIGHTS_URL_ENV
+    from scorer.insights.client import URL_ENV
+
+    assert INSIGHTS_URL_ENV == URL_ENV
