@@ -390,10 +390,12 @@ def report(
 ) -> None:
     from scorer.errors import ConfigError
     from scorer.report.risk import render
-    from scorer.risk import ReportOptions, run_report
+    from scorer.risk import ReportOptions, run_report, stopwatch
 
     if osv and compromised:
         raise ConfigError("--osv and --compromised exclude each other: choose one mode")
+    # PROVSCORE_TIMINGS=1 prints seconds per stage to stderr (bench/bench_report.py reads it).
+    timings: dict[str, float] | None = {} if os.environ.get("PROVSCORE_TIMINGS") else None
     result = run_report(
         ReportOptions(
             lockfile=_resolve_lockfile(lockfile),
@@ -416,8 +418,10 @@ def report(
             strict=strict,
             diff=diff,
         ),
+        timings=timings,
     )
     _lockfile_warnings(result.lockfile)
+    lap = stopwatch(timings)
     if output is not None:
         from scorer.atomic import write_atomic
 
@@ -428,6 +432,12 @@ def report(
         typer.echo(f"provscore: report written to {safe(str(output))}", err=True)
     else:
         sys.stdout.write(render(result, fmt, pretty=_pretty()))
+    if timings is not None:
+        import json
+
+        sys.stdout.flush()
+        lap("render")
+        typer.echo("provscore timings: " + json.dumps(timings), err=True)
     _exit(result.exit_code)
 
 

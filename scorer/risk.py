@@ -10,7 +10,8 @@ why. Missing sources make facts unknown (with the reason), never an error, unles
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,13 +117,34 @@ def worst(*levels: Level) -> Level:
     return max(levels, key=_SEVERITY.__getitem__)
 
 
+def stopwatch(timings: dict[str, float] | None) -> Callable[[str], None]:
+    """`lap(stage)` adds the seconds since the previous lap to `timings[stage]`; a no-op when
+    `timings` is None, so the benchmark's hook costs nothing in a normal run."""
+    if timings is None:
+        return lambda _stage: None
+    last = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - last
+        last = now
+
+    return lap
+
+
 def run_report(
     options: ReportOptions,
     *,
     env: Mapping[str, str] | None = None,
     home: Path | None = None,
     registry_transport: object | None = None,
+    timings: dict[str, float] | None = None,
 ) -> RiskReport:
+    """Run the report. `timings`, when given, is filled with seconds per stage (setup, audit
+    = parse + malicious match, the evidence stages, features, frame, score, rank): the
+    benchmark's split."""
+    lap = stopwatch(timings)
     from scorer.evidence import gather_evidence
     from scorer.features import FeatureSettings, feature_frame, feature_row
     from scorer.scoring import DEFAULT_RISK_ERROR, DEFAULT_RISK_WARN, load_scorer
@@ -150,6 +172,7 @@ def run_report(
         weights=options.weights or config.get_path("weights"),
         model=options.model or config.get_path("model"),
     )
+    lap("setup")
 
     # The malicious part is the audit gate itself: same database, matcher, policy, suppressions.
     audit = run_audit(
@@ -165,6 +188,7 @@ def run_report(
         home=home,
     )
     lock = audit.lockfile
+    lap("audit")
 
     diff = None
     packages: Sequence[LockedPackage] = lock.packages
@@ -202,6 +226,7 @@ def run_report(
         cache_dir=options.cache_dir or config.get_path("cache_dir"),
         strict=options.strict,
         transport=registry_transport,
+        lap=lap,
     )
     if options.strict and evidence.unreachable:
         raise SourceUnreachable("; ".join(evidence.unreachable))
@@ -219,7 +244,11 @@ def run_report(
         )
         for name, version in keys
     ]
-    scored = dict(zip(keys, scorer.score(feature_frame(rows)), strict=True)) if rows else {}
+    lap("features")
+    frame = feature_frame(rows) if rows else None
+    lap("frame")
+    scored = dict(zip(keys, scorer.score(frame), strict=True)) if frame is not None else {}
+    lap("score")
     by_key = {(r.name, r.version): r for r in rows}
 
     findings: dict[tuple[str, str, SourceKind], list[Finding]] = {}
@@ -277,7 +306,7 @@ def run_report(
     ]
     # Unused means it silenced neither a malicious finding nor a risk flag.
     unused = tuple(s for s in risk_unused if s in audit.unused_suppressions)
-    return RiskReport(
+    report = RiskReport(
         lockfile=lock,
         now=now,
         scorer=ScorerInfo(scorer.kind, scorer.name, scorer.sha256),
@@ -295,6 +324,8 @@ def run_report(
         expired_suppressions=audit.expired_suppressions,
         diff=diff,
     )
+    lap("rank")
+    return report
 
 
 def _replace_level(entry: RankedPackage, level: Level, by: Suppression | None) -> RankedPackage:
