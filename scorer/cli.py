@@ -231,7 +231,7 @@ def _pretty() -> bool:
     return sys.stdout.isatty()
 
 
-def _progress() -> Any:
+def _progress(label: str = "querying OSV") -> Any:
     """A progress callback drawing on stderr when it is a terminal; None (quiet) otherwise."""
     if not sys.stderr.isatty():
         return None
@@ -239,7 +239,7 @@ def _progress() -> Any:
     from rich.progress import Progress
 
     bar = Progress(console=Console(stderr=True), transient=True)
-    task = bar.add_task("querying OSV", total=None)
+    task = bar.add_task(label, total=None)
     bar.start()
 
     def update(done: int, total: int) -> None:
@@ -419,6 +419,7 @@ def report(
             diff=diff,
         ),
         timings=timings,
+        progress=_progress("fetching registry documents"),
     )
     _lockfile_warnings(result.lockfile)
     lap = stopwatch(timings)

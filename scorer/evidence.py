@@ -88,6 +88,7 @@ def gather_evidence(
     strict: bool,
     transport: Any = None,
     lap: Callable[[str], None] = lambda _stage: None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Evidence:
     """Registry histories and insights answers for `keys`. `lap(stage)` is the benchmark's
     timing hook (`scorer.risk.stopwatch`)."""
@@ -110,6 +111,7 @@ def gather_evidence(
             snapshot_dir=snapshot_dir / "packuments" if snapshot_dir is not None else None,
             offline=offline,
             transport=transport,
+            progress=progress,
         )
         fetched_all = client.fetch_histories_sync(names) if names else {}
         lap("registry")

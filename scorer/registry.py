@@ -107,6 +107,7 @@ class RegistryClient:
         sleep: Callable[[float], Awaitable[None]] | None = None,  # default asyncio.sleep
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         if offline and cache_dir is None and snapshot_dir is None:
             raise ConfigError("--offline needs a cache directory or --snapshot DIR to read from")
@@ -122,6 +123,7 @@ class RegistryClient:
         self.transport = transport
         self.stats = FetchStats()
         self.warnings: list[str] = []  # e.g. a damaged history cache moved aside
+        self.progress = progress  # (done, total) after each package that needed the network
         self._sleep = sleep
         self._jitter = jitter
         self._clock = clock
@@ -181,9 +183,16 @@ class RegistryClient:
             def get(url: str, headers: Mapping[str, str]) -> Awaitable[httpx.Response]:
                 return loop.run_in_executor(pool, partial(http.get, url, headers=headers))
 
+            done = 0
+
             async def gated(name: str) -> Any:
+                nonlocal done
                 async with gate:
-                    return await one(get, name)
+                    result = await one(get, name)
+                done += 1
+                if self.progress is not None:
+                    self.progress(done, len(names))
+                return result
 
             return await asyncio.gather(*(gated(n) for n in names))
 

@@ -140,6 +140,7 @@ def run_report(
     home: Path | None = None,
     registry_transport: object | None = None,
     timings: dict[str, float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RiskReport:
     """Run the report. `timings`, when given, is filled with seconds per stage (setup, audit
     = parse + malicious match, the evidence stages, features, frame, score, rank): the
@@ -227,6 +228,7 @@ def run_report(
         strict=options.strict,
         transport=registry_transport,
         lap=lap,
+        progress=progress,
     )
     if options.strict and evidence.unreachable:
         raise SourceUnreachable("; ".join(evidence.unreachable))

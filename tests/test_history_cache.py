@@ -298,3 +298,20 @@ def test_evidence_names_the_insights_variable_the_client_reads() -> None:
     from scorer.insights.client import URL_ENV
 
     assert INSIGHTS_URL_ENV == URL_ENV
+
+
+def test_progress_is_told_each_package_that_needed_the_network(tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    with registry_server(docs(), max_age=300) as server:
+        first = client(
+            server.url, tmp_path, Clock(1_000.0), progress=lambda d, t: seen.append((d, t))
+        )
+        first.fetch_histories_sync(docs())
+        total = len(docs())
+        assert sorted(seen) == [(i, total) for i in range(1, total + 1)]
+        seen.clear()
+        again = client(
+            server.url, tmp_path, Clock(1_010.0), progress=lambda d, t: seen.append((d, t))
+        )
+        again.fetch_histories_sync(docs())
+        assert seen == []  # every entry fresh: nothing fetched, nothing to report

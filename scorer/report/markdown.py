@@ -100,9 +100,9 @@ def clip(text: str, limit: int = MAX_CELL) -> str:
 
 def render_risk_markdown(report: RiskReport, *, pretty: bool = True) -> str:
     """Sized for a pull-request comment: flagged versions first, the rest folded."""
-    from scorer.report.as_json import risk_report_json
+    from scorer.report.as_json import risk_report_json, worth_reviewing
 
-    return risk_markdown(risk_report_json(report))
+    return risk_markdown(risk_report_json(report, worth_reviewing(report)))
 
 
 def _plural(n: int, word: str) -> str:

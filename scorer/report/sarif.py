@@ -136,7 +136,9 @@ def render_risk_sarif(report: RiskReport, *, pretty: bool = True) -> str:
     """The risk report as SARIF 2.1.0 (always indented)."""
     from scorer.report.as_json import risk_report_json
 
-    return risk_sarif(risk_report_json(report))
+    return risk_sarif(
+        risk_report_json(report, lambda p: bool(p.malicious) or p.level is not Level.NONE)
+    )
 
 
 def _risk_level(doc: Mapping[str, Any], score: float | None) -> str:

@@ -206,9 +206,9 @@ def _risk_source_line(source: Mapping[str, Any]) -> str:
 
 def render_risk_text(report: RiskReport, *, pretty: bool = True) -> str:
     """The ranked table: what a person reviews first, with the top reasons of each."""
-    from scorer.report.as_json import risk_report_json
+    from scorer.report.as_json import risk_report_json, worth_reviewing
 
-    return risk_text(risk_report_json(report))
+    return risk_text(risk_report_json(report, worth_reviewing(report)))
 
 
 def risk_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 50) -> str:
