@@ -39,9 +39,6 @@ MUST_NOT = [
     "usual) show no publication signal at all.",
     "Blocking or allowing installs on its own, or replacing the malicious-advisory gate "
     "(provscore audit): keep the gate; malicious matches rank above every score anyway.",
-    "Judging Tor or no-2FA publishes, or release age: no training row knows tor or no_2fa, and "
-    "young_release reflects when the rows were scanned; these are fixed at weights.toml's points, "
-    "not learned.",
     "Reading the score as a probability of compromise, or comparing it with scores of another "
     "model or data set.",
     "Packages or registries unlike the training data: the benign histories are old npm CLI "
@@ -49,14 +46,33 @@ MUST_NOT = [
 ]
 
 
+def _must_not(card: Mapping[str, Any]) -> list[str]:
+    """The static items, then what the roles say the model did not learn."""
+    fixed = [f["name"] for f in card["features"] if f["role"] == "fixed"]
+    dropped = [f["name"] for f in card["features"] if f["role"] == "dropped"]
+    items = list(MUST_NOT)
+    if fixed:
+        items.append(
+            f"Judging {', '.join(fixed)}: not learned from data (no row knows them, or they "
+            "depend on the scan time); they are fixed at weights.toml's points."
+        )
+    if dropped:
+        items.append(
+            f"Judging {', '.join(dropped)}: the data does not show them raising the risk, so the "
+            "model ignores them; use the weighted scorer's view of them."
+        )
+    return items
+
+
 def _limits(card: Mapping[str, Any]) -> list[str]:
     data = card["data"]
     roles = {f["name"]: f["role"] for f in card["features"]}
     learned = [n for n, r in roles.items() if r == "learned"]
+    positives = sum(n for k, n in data["by_origin_and_label"].items() if k.endswith("label=1"))
     return [
-        f"Few positives: {data['by_origin_and_label'].get('constructed label=1', 0)} malicious "
-        f"rows from {data['malicious_packages']} packages, all from the six incidents of "
-        "../shared/data/npm-incidents.md; the metrics' spread over folds is wide for that reason.",
+        f"Few positives: {positives} malicious rows from {data['malicious_packages']} "
+        "packages, from the six incidents of ../shared/data/npm-incidents.md (and any malicious "
+        "reviews); the metrics' spread over folds is wide for that reason.",
         "Constructed facts: every malicious row's history is constructed around the incident's "
         "documented facts; only the features the write-up states are known, the rest unknown "
         "(so the model cannot learn from them). Two facts are inferences, marked in the data: "
@@ -129,8 +145,8 @@ def make_card(
             "models": cv.summary(),
         },
         "intended_use": INTENDED,
-        "must_not_be_used_for": MUST_NOT,
     }
+    card["must_not_be_used_for"] = _must_not(card)
     card["limits"] = _limits(card)
     return card
 
