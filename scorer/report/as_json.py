@@ -139,6 +139,7 @@ def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
         "confidence": round(scored.confidence, 3) if scored is not None else None,
         "level": entry.level.value,
         "suppressed": suppression_json(entry.suppressed) if entry.suppressed is not None else None,
+        "reviewed": entry.reviewed.to_json() if entry.reviewed is not None else None,
         "not_scored": entry.not_scored,
         "reasons": reasons,
         "unknown": unknown,
@@ -196,6 +197,7 @@ def risk_report_json(report: RiskReport) -> dict[str, Any]:
             "none": levels[Level.NONE],
             "suppressed": report.suppressed_malicious
             + sum(1 for p in report.packages if p.suppressed is not None),
+            "reviewed": sum(1 for p in report.packages if p.reviewed is not None),
             "unknown_score": sum(
                 1 for p in report.packages if p.not_scored is None and p.score is None
             ),
@@ -203,6 +205,8 @@ def risk_report_json(report: RiskReport) -> dict[str, Any]:
         "packages": [ranked_json(p, i) for i, p in enumerate(report.packages, start=1)],
         "unused_suppressions": [suppression_json(s) for s in report.unused_suppressions],
         "expired_suppressions": [suppression_json(s) for s in report.expired_suppressions],
+        "unused_reviews": [r.to_json() for r in report.unused_reviews],
+        "expired_reviews": [r.to_json() for r in report.expired_reviews],
     }
 
 
