@@ -371,6 +371,16 @@ def report(
             show_default=False,
         ),
     ] = None,
+    reviews: Annotated[
+        Path | None,
+        typer.Option(
+            "--reviews",
+            help="Your team's reviews (CSV: name,version,verdict,reason,reviewer,date[,until]):"
+            " a benign review silences that version's risk flag, reported as reviewed."
+            " Default: config reviews.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[
         ReportFormat,
         typer.Option(
@@ -415,6 +425,7 @@ def report(
             risk_policy=risk_policy,
             strict=strict,
             diff=diff,
+            reviews=reviews,
         ),
     )
     _lockfile_warnings(result.lockfile)
