@@ -289,8 +289,9 @@ def test_shipped_model_is_trained_from_the_committed_data(tmp_path: Path) -> Non
     model = shipped()
     assert isinstance(again, LinearModel)
     assert [r.role for r in again.roles] == [r.role for r in model.roles]
-    assert np.allclose(again.coefficients, model.coefficients, rtol=1e-6, atol=1e-9)
-    assert math.isclose(again.intercept, model.intercept, rel_tol=1e-6)
+    # lbfgs stops at tol 1e-4, so another scikit-learn or BLAS may differ in the last digits.
+    assert np.allclose(again.effects(), model.effects(), rtol=1e-3, atol=1e-3)
+    assert math.isclose(again.intercept, model.intercept, rel_tol=1e-3)
     # The card states what it must not be used for, and the metrics with their spread.
     assert any("safe" in item for item in card["must_not_be_used_for"])
     for metrics in card["cross_validation"]["models"].values():
