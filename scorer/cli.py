@@ -115,16 +115,16 @@ def _lockfile_warnings(lock: Lockfile) -> None:
         typer.echo(f"provscore: warning: {safe(str(lock.path))}: {safe(warning)}", err=True)
 
 
-def _require(*modules: str) -> None:
-    """Fail with the install command, not an ImportError deep in a request, when the optional
-    insights dependencies are missing."""
+def _require(*modules: str, extra: str = "insights") -> None:
+    """Fail with the install command, not an ImportError deep in a request, when an optional
+    extra's dependencies are missing."""
     import importlib.util
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         from scorer.errors import ConfigError
 
-        raise ConfigError(f"{', '.join(missing)} not installed: pip install 'provscore[insights]'")
+        raise ConfigError(f"{', '.join(missing)} not installed: pip install 'provscore[{extra}]'")
 
 
 def main() -> None:
@@ -371,6 +371,16 @@ def report(
             show_default=False,
         ),
     ] = None,
+    reviews: Annotated[
+        Path | None,
+        typer.Option(
+            "--reviews",
+            help="Your team's reviews (CSV: name,version,verdict,reason,reviewer,date[,until]):"
+            " a benign review silences that version's risk flag, reported as reviewed."
+            " Default: config reviews.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[
         ReportFormat,
         typer.Option(
@@ -417,6 +427,7 @@ def report(
             risk_policy=risk_policy,
             strict=strict,
             diff=diff,
+            reviews=reviews,
         ),
         timings=timings,
         progress=_progress("fetching registry documents"),
@@ -440,6 +451,80 @@ def report(
         lap("render")
         typer.echo("provscore timings: " + json.dumps(timings), err=True)
     _exit(result.exit_code)
+
+
+TRAIN_HELP = "\n\n".join(
+    [
+        "Train the trained scorer from labelled rows (and your team's reviews), with a model card.",
+        "Fits a logistic regression (written as JSON, scored with numpy alone) and a monotone"
+        " gradient-boosting model it is compared with; cross-validates both grouped by package,"
+        " repeated, and writes NAME.json, NAME.card.json and NAME.card.md (and NAME.skops with"
+        " --save-tree). Needs the train extra: pip install 'provscore[train]'.",
+        "Exit codes: 0 trained; 2 bad input, option or configuration.",
+    ]
+)
+
+
+@app.command("train", help=TRAIN_HELP)
+def train(
+    data: Annotated[
+        Path,
+        typer.Option("--data", help="Training rows (CSV, e.g. data/training/rows.csv)."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Where to write the model: models/NAME writes NAME.json etc."),
+    ],
+    reviews: Annotated[
+        Path | None,
+        typer.Option(
+            "--reviews",
+            help="Your team's reviews (CSV, see the README) to add as labelled rows; features"
+            " are recomputed offline from --snapshot or --cache-dir.",
+            show_default=False,
+        ),
+    ] = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshot",
+            help="The snapshot the reviewed versions were reported from (read offline).",
+            show_default=False,
+        ),
+    ] = None,
+    cache_dir: CacheDirOpt = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--weights",
+            help="Weights whose points the fixed features take (default: the shipped"
+            " weights.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds.")] = 5,
+    repeats: Annotated[
+        int, typer.Option("--repeats", help="Cross-validation repeats (new shuffles).")
+    ] = 10,
+    save_tree: Annotated[
+        bool, typer.Option("--save-tree", help="Also write the tree model as NAME.skops.")
+    ] = False,
+) -> None:
+    _require("sklearn", "skops", extra="train")
+    from scorer.train import run_train
+
+    run_train(
+        data,
+        out=out,
+        reviews=reviews,
+        snapshot=snapshot,
+        cache_dir=cache_dir,
+        weights=weights,
+        folds=folds,
+        repeats=repeats,
+        save_tree_model=save_tree,
+        echo=typer.echo,
+    )
 
 
 insights_app = typer.Typer(

@@ -47,6 +47,7 @@ KEYS: dict[str, Kind] = {
     "snapshot": Kind.PATH,
     "offline": Kind.BOOL,
     "cache_dir": Kind.PATH,
+    "reviews": Kind.PATH,
 }
 KNOWN_KEYS = frozenset({*KEYS, "suppress"})
 SUPPRESSION_KEYS = frozenset({"id", "package", "reason", "until"})

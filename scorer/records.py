@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # annotations only: these modules sit above this one
     from scorer.lockdiff import Change, LockDiff
     from scorer.osv.database import MergeCounts
     from scorer.policy import Policy
+    from scorer.reviews import Review
     from scorer.scoring import Scored
     from scorer.suppressions import Suppression
 
@@ -214,6 +215,7 @@ class RankedPackage:
     row: FeatureRow | None = None
     not_scored: str | None = None
     suppressed: Suppression | None = None  # the suppression that silenced its risk flag
+    reviewed: Review | None = None  # the team's review that applied to it (see scorer.reviews)
     change: Change | None = None  # --diff: how it differs from the old lockfile
     # Malicious findings a suppression silenced: shown, never silently dropped.
     suppressed_malicious: tuple[SuppressedFinding, ...] = ()
@@ -244,3 +246,5 @@ class RiskReport:
     unused_suppressions: tuple[Suppression, ...] = ()
     expired_suppressions: tuple[Suppression, ...] = ()
     diff: LockDiff | None = None
+    unused_reviews: tuple[Review, ...] = ()
+    expired_reviews: tuple[Review, ...] = ()

@@ -2,9 +2,10 @@
 
 read lockfile -> malicious matches (the audit gate's matcher, same database and policy) ->
 gather (registry documents as compact per-package histories, insights answers) -> features ->
-score -> rank -> policy -> suppressions. A malicious match is not a feature: it is a hard hit,
-ranked above every score. Git, file, link and workspace packages are listed as not scored, with
-why. Missing sources make facts unknown (with the reason), never an error, unless `--strict`.
+score -> rank -> policy -> suppressions -> the team's reviews (`scorer.reviews`). A malicious
+match is not a feature: it is a hard hit, ranked above every score. Git, file, link and
+workspace packages are listed as not scored, with why. Missing sources make facts unknown (with
+the reason), never an error, unless `--strict`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from scorer.errors import ConfigError, InputError, SourceUnreachable
 from scorer.lockfiles import read_lockfile
 from scorer.policy import (
     RISK,
+    Policy,
     exit_code,
     finding_level,
     resolve,
@@ -39,12 +41,14 @@ from scorer.records import (
     SourceKind,
     SuppressedFinding,
 )
+from scorer.reviews import Review, read_reviews, split_reviews
 from scorer.suppressions import Suppression, split_suppressed
 
 if TYPE_CHECKING:
     from scorer.lockdiff import Change
 
 DEFAULT_COOLDOWN_DAYS = 7.0
+MAX_SCORE = 100.0
 _SEVERITY = {Level.NONE: 0, Level.WARNING: 1, Level.ERROR: 2}
 NOT_SCORED = {
     SourceKind.GIT: "git dependency: not published to a registry, so it has no publication history",
@@ -78,6 +82,7 @@ class ReportOptions:
     risk_policy: str | None = None
     strict: bool = False
     diff: Path | None = None
+    reviews: Path | None = None
 
 
 def _threshold(option: float | None, config: Config, key: str, default: float) -> Setting:
@@ -302,6 +307,13 @@ def run_report(
     for i, by in zip(flagged, matched, strict=True):
         if by is not None:
             final[i] = _replace_level(draft[i], Level.NONE, by)
+    reviews_path = options.reviews or config.get_path("reviews")
+    unused_reviews: tuple[Review, ...] = ()
+    expired_reviews: tuple[Review, ...] = ()
+    if reviews_path is not None:
+        final, unused_reviews, expired_reviews = _apply_reviews(
+            final, read_reviews(reviews_path), now, warn.value, error.value, risk_policy.policy
+        )
     final = [
         _replace_level(e, worst(e.level, mal_level), e.suppressed) if e.malicious else e
         for e in final
@@ -325,9 +337,44 @@ def run_report(
         unused_suppressions=unused,
         expired_suppressions=audit.expired_suppressions,
         diff=diff,
+        unused_reviews=unused_reviews,
+        expired_reviews=expired_reviews,
     )
     lap("rank")
     return report
+
+
+def _apply_reviews(
+    entries: list[RankedPackage],
+    reviews: Sequence[Review],
+    now: datetime,
+    warn: float,
+    error: float,
+    policy: Policy,
+) -> tuple[list[RankedPackage], tuple[Review, ...], tuple[Review, ...]]:
+    """A live benign review lowers its version's risk flag like a suppression; a malicious
+    one raises it to the level of a maximal score. Only the risk part: malicious advisory hits
+    are merged in afterwards, untouched. Returns the entries, unused and expired reviews."""
+    from dataclasses import replace
+
+    live, expired = split_reviews(reviews, now.date())
+    used: set[str] = set()
+    out = []
+    for entry in entries:
+        review = live.get(entry.package.spec)
+        if review is None or entry.package.source is not SourceKind.REGISTRY:
+            out.append(entry)
+        elif review.verdict == "benign" and entry.level is not Level.NONE:
+            out.append(replace(entry, level=Level.NONE, reviewed=review))
+            used.add(review.spec)
+        elif review.verdict == "malicious":
+            level = worst(entry.level, threshold_level(MAX_SCORE, warn, error, policy))
+            out.append(replace(entry, level=level, reviewed=review))
+            used.add(review.spec)
+        else:
+            out.append(entry)  # a benign review of an unflagged version silences nothing
+    unused = tuple(r for spec, r in live.items() if spec not in used)
+    return out, unused, expired
 
 
 def _replace_level(entry: RankedPackage, level: Level, by: Suppression | None) -> RankedPackage:

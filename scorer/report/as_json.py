@@ -148,6 +148,7 @@ def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
             }
             for sf in entry.suppressed_malicious
         ],
+        "reviewed": entry.reviewed.to_json() if entry.reviewed is not None else None,
         "not_scored": entry.not_scored,
         "reasons": reasons,
         "unknown": unknown,
@@ -231,6 +232,7 @@ def risk_report_json(
                 for p in report.packages
                 if p.score is not None and p.score >= report.risk_error.value
             ),
+            "reviewed": sum(1 for p in report.packages if p.reviewed is not None),
             "unknown_score": sum(
                 1 for p in report.packages if p.not_scored is None and p.score is None
             ),
@@ -242,6 +244,8 @@ def risk_report_json(
         ],
         "unused_suppressions": [suppression_json(s) for s in report.unused_suppressions],
         "expired_suppressions": [suppression_json(s) for s in report.expired_suppressions],
+        "unused_reviews": [r.to_json() for r in report.unused_reviews],
+        "expired_reviews": [r.to_json() for r in report.expired_reviews],
     }
 
 

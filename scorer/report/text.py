@@ -132,6 +132,9 @@ def reason_line(pkg: Mapping[str, Any], limit: int = TOP_REASONS) -> str:
         parts.append(f"{len(reasons) - limit} more")
     if pkg["suppressed"]:
         parts.append(f"suppressed: {pkg['suppressed']['reason']}")
+    if pkg.get("reviewed"):
+        r = pkg["reviewed"]
+        parts.append(f"reviewed {r['verdict']} by {r['reviewer']} on {r['date']}: {r['reason']}")
     return "; ".join(parts)
 
 
@@ -182,6 +185,8 @@ def risk_summary(doc: Mapping[str, Any]) -> str:
         f"{c['at_or_above_error']} at or above {error}",
     }[risk["value"]]
     suppressed = f", {c['suppressed']} suppressed" if c["suppressed"] else ""
+    if c.get("reviewed"):
+        suppressed += f", {c['reviewed']} reviewed"
     return (
         f"{c['malicious']} malicious, {c['error']} error, {c['warning']} warning{suppressed} "
         f"(risk policy {risk['value']}: {meaning}); "
@@ -258,5 +263,10 @@ def risk_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 50) -> s
         for s in doc[key]:
             target = s["id"] or s["package"]
             lines.append(safe(f"warning: {word} suppression of {target} ({s['reason']})"))
+    for key, word in (("expired_reviews", "expired"), ("unused_reviews", "unused")):
+        for r in doc.get(key, ()):
+            lines.append(
+                safe(f"warning: {word} {r['verdict']} review of {r['package']} ({r['reason']})")
+            )
     lines.append(risk_summary(doc))
     return "\n".join(lines) + "\n"
