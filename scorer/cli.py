@@ -42,6 +42,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help texts name `[tool.provscore]`: rich markup would read it as a style tag and drop it.
+    rich_markup_mode=None,
 )
 lock_app = typer.Typer(
     help="Read lockfiles: list what a lockfile records as installed.", no_args_is_help=True
