@@ -11,7 +11,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -33,12 +33,17 @@ from scorer.options import (
 from scorer.report.formats import AuditFormat, ListFormat, PublicationFormat, ReportFormat
 from scorer.text import safe
 
+if TYPE_CHECKING:
+    from scorer.records import Lockfile
+
 app = typer.Typer(
     name="provscore",
     help="Find the locked npm package versions that are malicious or were published riskily.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help texts name `[tool.provscore]`: rich markup would read it as a style tag and drop it.
+    rich_markup_mode=None,
 )
 lock_app = typer.Typer(
     help="Read lockfiles: list what a lockfile records as installed.", no_args_is_help=True
@@ -102,19 +107,26 @@ def lock_list(
     from scorer.report.lockfile import RENDERERS
 
     lock = read_lockfile(_resolve_lockfile(lockfile))
+    _lockfile_warnings(lock)
     sys.stdout.write(RENDERERS[fmt](lock, pretty=_pretty()))
 
 
-def _require(*modules: str) -> None:
-    """Fail with the install command, not an ImportError deep in a request, when the optional
-    insights dependencies are missing."""
+def _lockfile_warnings(lock: Lockfile) -> None:
+    """What the reader read in a degraded way (an entry without a version), on stderr."""
+    for warning in lock.warnings:
+        typer.echo(f"provscore: warning: {safe(str(lock.path))}: {safe(warning)}", err=True)
+
+
+def _require(*modules: str, extra: str = "insights") -> None:
+    """Fail with the install command, not an ImportError deep in a request, when an optional
+    extra's dependencies are missing."""
     import importlib.util
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         from scorer.errors import ConfigError
 
-        raise ConfigError(f"{', '.join(missing)} not installed: pip install 'provscore[insights]'")
+        raise ConfigError(f"{', '.join(missing)} not installed: pip install 'provscore[{extra}]'")
 
 
 def main() -> None:
@@ -203,6 +215,7 @@ def audit(
         ),
         progress=_progress() if osv else None,
     )
+    _lockfile_warnings(report.lockfile)
     sys.stdout.write(render(report, fmt, pretty=_pretty()))
     if fmt is not AuditFormat.TEXT:
         for target, counts in report.written:
@@ -220,7 +233,7 @@ def _pretty() -> bool:
     return sys.stdout.isatty()
 
 
-def _progress() -> Any:
+def _progress(label: str = "querying OSV") -> Any:
     """A progress callback drawing on stderr when it is a terminal; None (quiet) otherwise."""
     if not sys.stderr.isatty():
         return None
@@ -228,7 +241,7 @@ def _progress() -> Any:
     from rich.progress import Progress
 
     bar = Progress(console=Console(stderr=True), transient=True)
-    task = bar.add_task("querying OSV", total=None)
+    task = bar.add_task(label, total=None)
     bar.start()
 
     def update(done: int, total: int) -> None:
@@ -360,6 +373,16 @@ def report(
             show_default=False,
         ),
     ] = None,
+    reviews: Annotated[
+        Path | None,
+        typer.Option(
+            "--reviews",
+            help="Your team's reviews (CSV: name,version,verdict,reason,reviewer,date[,until]):"
+            " a benign review silences that version's risk flag, reported as reviewed."
+            " Default: config reviews.",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[
         ReportFormat,
         typer.Option(
@@ -379,10 +402,12 @@ def report(
 ) -> None:
     from scorer.errors import ConfigError
     from scorer.report.risk import render
-    from scorer.risk import ReportOptions, run_report
+    from scorer.risk import ReportOptions, run_report, stopwatch
 
     if osv and compromised:
         raise ConfigError("--osv and --compromised exclude each other: choose one mode")
+    # PROVSCORE_TIMINGS=1 prints seconds per stage to stderr (bench/bench_report.py reads it).
+    timings: dict[str, float] | None = {} if os.environ.get("PROVSCORE_TIMINGS") else None
     result = run_report(
         ReportOptions(
             lockfile=_resolve_lockfile(lockfile),
@@ -404,16 +429,104 @@ def report(
             risk_policy=risk_policy,
             strict=strict,
             diff=diff,
+            reviews=reviews,
         ),
+        timings=timings,
+        progress=_progress("fetching registry documents"),
     )
+    _lockfile_warnings(result.lockfile)
+    lap = stopwatch(timings)
     if output is not None:
         from scorer.atomic import write_atomic
 
-        write_atomic(output, render(result, fmt, pretty=True))
+        try:
+            write_atomic(output, render(result, fmt, pretty=True))
+        except OSError as exc:  # a directory, no permission, a full disk: exit 2, no traceback
+            raise InputError(output, f"cannot write the report: {exc.strerror or exc}") from None
         typer.echo(f"provscore: report written to {safe(str(output))}", err=True)
     else:
         sys.stdout.write(render(result, fmt, pretty=_pretty()))
+    if timings is not None:
+        import json
+
+        sys.stdout.flush()
+        lap("render")
+        typer.echo("provscore timings: " + json.dumps(timings), err=True)
     _exit(result.exit_code)
+
+
+TRAIN_HELP = "\n\n".join(
+    [
+        "Train the trained scorer from labelled rows (and your team's reviews), with a model card.",
+        "Fits a logistic regression (written as JSON, scored with numpy alone) and a monotone"
+        " gradient-boosting model it is compared with; cross-validates both grouped by package,"
+        " repeated, and writes NAME.json, NAME.card.json and NAME.card.md (and NAME.skops with"
+        " --save-tree). Needs the train extra: pip install 'provscore[train]'.",
+        "Exit codes: 0 trained; 2 bad input, option or configuration.",
+    ]
+)
+
+
+@app.command("train", help=TRAIN_HELP)
+def train(
+    data: Annotated[
+        Path,
+        typer.Option("--data", help="Training rows (CSV, e.g. data/training/rows.csv)."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Where to write the model: models/NAME writes NAME.json etc."),
+    ],
+    reviews: Annotated[
+        Path | None,
+        typer.Option(
+            "--reviews",
+            help="Your team's reviews (CSV, see the README) to add as labelled rows; features"
+            " are recomputed offline from --snapshot or --cache-dir.",
+            show_default=False,
+        ),
+    ] = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshot",
+            help="The snapshot the reviewed versions were reported from (read offline).",
+            show_default=False,
+        ),
+    ] = None,
+    cache_dir: CacheDirOpt = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--weights",
+            help="Weights whose points the fixed features take (default: the shipped"
+            " weights.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds.")] = 5,
+    repeats: Annotated[
+        int, typer.Option("--repeats", help="Cross-validation repeats (new shuffles).")
+    ] = 10,
+    save_tree: Annotated[
+        bool, typer.Option("--save-tree", help="Also write the tree model as NAME.skops.")
+    ] = False,
+) -> None:
+    _require("sklearn", "skops", extra="train")
+    from scorer.train import run_train
+
+    run_train(
+        data,
+        out=out,
+        reviews=reviews,
+        snapshot=snapshot,
+        cache_dir=cache_dir,
+        weights=weights,
+        folds=folds,
+        repeats=repeats,
+        save_tree_model=save_tree,
+        echo=typer.echo,
+    )
 
 
 db_app = typer.Typer(
@@ -498,6 +611,7 @@ def insights_show(
         lockfile=lockfile,
         config_insights_url=config.get_str("insights_url"),
         pretty=_pretty(),
+        config_registry=config.get_str("registry"),
     )
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
 

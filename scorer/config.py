@@ -10,6 +10,7 @@ key and the type expected, and `Config`'s typed getters hand out only checked va
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -46,6 +47,7 @@ KEYS: dict[str, Kind] = {
     "snapshot": Kind.PATH,
     "offline": Kind.BOOL,
     "cache_dir": Kind.PATH,
+    "reviews": Kind.PATH,
 }
 KNOWN_KEYS = frozenset({*KEYS, "suppress"})
 SUPPRESSION_KEYS = frozenset({"id", "package", "reason", "until"})
@@ -91,16 +93,23 @@ class Config:
 
 
 def find_config(start: Path) -> Config:
+    """The project configuration at or above `start`. Found from a relative `start`, its path
+    (and every path key resolved against it) is relative to the working directory too, so
+    reports print paths as the user gave them, not this machine's absolute layout."""
     directory = start.resolve()
+
+    def shown(path: Path) -> Path:
+        return path if start.is_absolute() else Path(os.path.relpath(path))
+
     for folder in (directory, *directory.parents):
         own = folder / "provscore.toml"
         if own.is_file():
-            return _parse(own, _load(own))
+            return _parse(shown(own), _load(own))
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
             table = _load(pyproject).get("tool", {}).get("provscore")
             if table is not None:
-                return _parse(pyproject, table, "[tool.provscore] ")
+                return _parse(shown(pyproject), table, "[tool.provscore] ")
     return Config()
 
 

@@ -9,7 +9,7 @@ the caller turns unreachable sources into exit 3 instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,8 @@ NO_REGISTRY = (
     "no registry configured or derivable from the lockfile "
     "(--registry, NPM_CONFIG_REGISTRY, .npmrc or config registry)"
 )
+SNAPSHOT_ORIGIN = "the snapshot (offline)"
+INSIGHTS_URL_ENV = "PROVSCORE_INSIGHTS_URL"  # scorer.insights.client.URL_ENV, without importing it
 NO_INSIGHTS = (
     "no insights endpoint configured (--insights-url, PROVSCORE_INSIGHTS_URL or config "
     "insights_url)"
@@ -66,7 +68,7 @@ def _selection(
         return select_registry(None, {}, npmrc, packages)
     if offline and snapshot_dir is not None:
         # A frozen snapshot records each document's registry: nothing else needs naming one.
-        return RegistrySelection(f"(snapshot {snapshot_dir})", "--offline --snapshot", True)
+        return RegistrySelection(f"(snapshot {snapshot_dir})", SNAPSHOT_ORIGIN, True)
     return None
 
 
@@ -85,9 +87,11 @@ def gather_evidence(
     cache_dir: Path | None,
     strict: bool,
     transport: Any = None,
+    lap: Callable[[str], None] = lambda _stage: None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Evidence:
-    from scorer.features import package_history
-
+    """Registry histories and insights answers for `keys`. `lap(stage)` is the benchmark's
+    timing hook (`scorer.risk.stopwatch`)."""
     names = sorted({name for name, _ in keys})
     npmrc = load_npmrc(project_dir, env)
     selection = _selection(registry_url, config, env, npmrc, packages, offline, snapshot_dir)
@@ -107,28 +111,40 @@ def gather_evidence(
             snapshot_dir=snapshot_dir / "packuments" if snapshot_dir is not None else None,
             offline=offline,
             transport=transport,
+            progress=progress,
         )
-        for name, fetched in client.fetch_sync(names).items() if names else ():
-            if fetched.document is None:
+        fetched_all = client.fetch_histories_sync(names) if names else {}
+        lap("registry")
+        for name, fetched in fetched_all.items():
+            if fetched.history is None:
                 why = fetched.reason or "no registry document"
                 missing[name] = why
                 if not offline and fetched.via == "none" and "HTTP 404" not in why:
                     unreachable.append(f"registry {fetched.registry}: {why}")
             else:
-                histories[name] = package_history(fetched.document)
+                histories[name] = fetched.history
+        from_snapshot = selection.origin == SNAPSHOT_ORIGIN
         registry_source = SourceInfo(
             "registry",
-            selection.url,
+            str(snapshot_dir) if from_snapshot else selection.url,
             requests=client.stats.requests,
             asked=len(names),
             answered=len(histories),
             failed=len(missing),
-            note=("offline: " if offline else "") + f"from {selection.origin}",
+            note="; ".join(
+                [
+                    "offline: from the snapshot"
+                    if from_snapshot
+                    else ("offline: " if offline else "") + f"from {selection.origin}",
+                    *client.warnings,
+                ]
+            ),
         )
 
     answers, insights_missing, insights_source = _insights(
         keys, config, env, insights_url, offline, snapshot_dir, strict
     )
+    lap("insights")
     return Evidence(
         histories,
         missing,
@@ -149,12 +165,18 @@ def _insights(
     snapshot_dir: Path | None,
     strict: bool,
 ) -> tuple[dict[tuple[str, str], InsightsAnswer], str, SourceInfo]:
-    from scorer.gather import read_insights_snapshot, write_insights_snapshot
-    from scorer.insights.client import resolve_endpoint
+    url: str | None = None
+    token: str | None = None
+    # The client module imports httpx (~0.1 s of a warm report): only when something names an
+    # endpoint (resolve_endpoint's own order; with none it answers (None, None)).
+    if option or env.get(INSIGHTS_URL_ENV) or config.get_str("insights_url"):
+        from scorer.insights.client import resolve_endpoint
 
-    url, token = resolve_endpoint(option, env, config.get_str("insights_url"))
+        url, token = resolve_endpoint(option, env, config.get_str("insights_url"))
     snapshot = snapshot_dir / "insights" if snapshot_dir is not None else None
     if offline:
+        from scorer.gather import read_insights_snapshot
+
         answers = read_insights_snapshot(snapshot, keys) if snapshot is not None else {}
         why = "offline: insights endpoint not queried" + (
             " and the version is not in the snapshot" if snapshot is not None else ""
@@ -175,6 +197,8 @@ def _insights(
     client = InsightsClient(url, token=token, strict=strict)
     answers = client.fetch_sync(keys) if keys else {}
     if snapshot is not None:
+        from scorer.gather import write_insights_snapshot
+
         write_insights_snapshot(snapshot, answers)
     return (
         answers,

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -213,13 +213,32 @@ class PackageHistory:
         created_reason: str | None,
         records: Iterable[VersionRecord],
     ) -> PackageHistory:
-        by_version: dict[str, VersionRecord] = {}
-        for r in records:
-            epoch = parse_time(r.published_at)
-            reasons = r.reasons
-            if r.published_at is not None and epoch is None and r.reason("published_at") is None:
-                reasons = (*reasons, ("published_at", f"malformed time[{r.version}]"))
-            by_version[r.version] = replace(r, reasons=reasons, epoch=epoch)
+        by_version = {
+            r.version: _timed(
+                r.version,
+                r.published_at,
+                r.publisher,
+                r.maintainers,
+                r.trusted_publisher,
+                r.provenance,
+                r.has_install_script,
+                r.install_scripts,
+                r.reasons,
+            )
+            for r in records
+        }
+        return cls._indexed(name, faithful, created_at, created_reason, by_version)
+
+    @classmethod
+    def _indexed(
+        cls,
+        name: str,
+        faithful: bool,
+        created_at: str | None,
+        created_reason: str | None,
+        by_version: dict[str, VersionRecord],
+    ) -> PackageHistory:
+        """The history with its indexes, from records that already carry their epoch."""
         timeline = sorted((r.epoch, v) for v, r in by_version.items() if r.epoch is not None)
         publisher_first: dict[str, int] = {}
         maintainer_first: dict[str, int] = {}
@@ -283,27 +302,35 @@ class PackageHistory:
     @classmethod
     def from_json(cls, data: Any) -> PackageHistory:
         """Rebuild from `to_json` output. A damaged or older-format entry raises ValueError, so a
-        cache can treat it as a miss."""
+        cache can treat it as a miss. (The checks are inlined `type(x) is` tests: this runs for
+        every cached version on every warm report.)"""
         try:
             if data["format"] != HISTORY_FORMAT:
                 raise ValueError(f"history format {data['format']!r}, expected {HISTORY_FORMAT}")
-            records = []
+            records: dict[str, VersionRecord] = {}
             for row in data["versions"]:
                 (version, published, publisher, maint, tp, prov, has_script, scripts, reasons) = row
-                records.append(
-                    VersionRecord(
-                        _str(version),
-                        _opt(published, str),
-                        _opt(publisher, str),
-                        None if maint is None else tuple(_str(m) for m in maint),
-                        _opt(tp, bool),
-                        _opt(prov, bool),
-                        _opt(has_script, bool),
-                        None if scripts is None else tuple(_str(s) for s in scripts),
-                        tuple((_str(f), _str(w)) for f, w in reasons),
-                    )
+                if (
+                    type(version) is not str
+                    or (published is not None and type(published) is not str)
+                    or (publisher is not None and type(publisher) is not str)
+                    or (tp is not None and type(tp) is not bool)
+                    or (prov is not None and type(prov) is not bool)
+                    or (has_script is not None and type(has_script) is not bool)
+                ):
+                    raise TypeError(f"a field of version {version!r} has the wrong type")
+                records[version] = _timed(
+                    version,
+                    published,
+                    publisher,
+                    None if maint is None else _strings(maint),
+                    tp,
+                    prov,
+                    has_script,
+                    None if scripts is None else _strings(scripts),
+                    _pairs(reasons) if reasons else (),
                 )
-            return cls.build(
+            return cls._indexed(
                 _str(data["name"]),
                 _opt(data["faithful"], bool) is True,
                 _opt(data["created_at"], str),
@@ -312,6 +339,52 @@ class PackageHistory:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a package history: {exc}") from exc
+
+
+def _timed(
+    version: str,
+    published_at: str | None,
+    publisher: str | None,
+    maintainers: tuple[str, ...] | None,
+    trusted_publisher: bool | None,
+    provenance: bool | None,
+    has_install_script: bool | None,
+    install_scripts: tuple[str, ...] | None,
+    reasons: tuple[tuple[str, str], ...],
+) -> VersionRecord:
+    """The record with its parsed publish time; a time that does not parse gets its reason.
+    (Built once per version, positionally: a warm report builds ~25,000 of these.)"""
+    epoch = parse_time(published_at)
+    if (
+        published_at is not None
+        and epoch is None
+        and not any(f == "published_at" for f, _ in reasons)
+    ):
+        reasons = (*reasons, ("published_at", f"malformed time[{version}]"))
+    return VersionRecord(
+        version,
+        published_at,
+        publisher,
+        maintainers,
+        trusted_publisher,
+        provenance,
+        has_install_script,
+        install_scripts,
+        reasons,
+        epoch,
+    )
+
+
+def _strings(values: Any) -> tuple[str, ...]:
+    out = tuple(values)
+    "".join(out)  # raises TypeError unless every item is a string (in C, no Python loop)
+    return out
+
+
+def _pairs(values: Any) -> tuple[tuple[str, str], ...]:
+    out = tuple([(f, w) for f, w in values])  # ValueError unless pairs
+    "".join([x for pair in out for x in pair])  # TypeError unless strings
+    return out
 
 
 def _str(value: Any) -> str:
@@ -424,10 +497,12 @@ class _Row:
         self.details: dict[str, str] = {}
         self.facts: dict[str, tuple[object, str]] = {}
 
-    def known(self, feature: str, fired: bool, detail: str = "") -> None:
+    def known(self, feature: str, fired: bool, detail: str | Callable[[], str] = "") -> None:
+        """`detail` may be a callable: it is formatted only when the feature fired (most do
+        not, and formatting every detail was a third of a 10,000-row report's feature time)."""
         self.values[feature] = 1.0 if fired else 0.0
         if fired and detail:
-            self.details[feature] = detail
+            self.details[feature] = detail if isinstance(detail, str) else detail()
 
     def missing(self, feature: str, why: str) -> None:
         self.values[feature] = NAN
@@ -499,8 +574,10 @@ def feature_row(
         row.known(
             "young_release",
             age < settings.cooldown_days * 86400,
-            f"published {_duration(age)} before the scan (cooldown "
-            f"{settings.cooldown_days:g} days)",
+            lambda: (
+                f"published {_duration(age)} before the scan (cooldown "
+                f"{settings.cooldown_days:g} days)"
+            ),
         )
 
     if history is None or record is None:
@@ -568,7 +645,7 @@ def _history_features(
         row.known(
             "new_package",
             age < settings.new_package_days * 86400,
-            f"package created {_duration(age)} before this release",
+            lambda: f"package created {_duration(age)} before this release",
         )
 
     last: VersionRecord | None = None
@@ -595,7 +672,7 @@ def _history_features(
             if theirs is None:
                 row.missing(feature, f"{last.version}: {last.why(theirs_attr)}")
             else:
-                row.known(feature, theirs, detail.format(last=last.version, this=version))
+                row.known(feature, theirs, lambda: detail.format(last=last.version, this=version))
 
     lost(
         "trusted_publishing_lost",
@@ -622,7 +699,7 @@ def _history_features(
         row.known(
             "install_script_added",
             not last.has_install_script and established >= settings.mature_releases,
-            f"install script added ({scripts}); {last.version} had none",
+            lambda: f"install script added ({scripts}); {last.version} had none",
         )
 
     if last is None or record.epoch is None or last.epoch is None:
@@ -632,7 +709,7 @@ def _history_features(
         row.known(
             "dormant_before",
             gap > settings.dormancy_days * 86400,
-            f"first release in {_duration(gap)} (previous established: {last.version})",
+            lambda: f"first release in {_duration(gap)} (previous established: {last.version})",
         )
 
     if record.maintainers is None:
@@ -646,7 +723,9 @@ def _history_features(
         row.known(
             "maintainers_changed",
             before != after,
-            f"maintainers changed from {_names(before)} on {last.version} to {_names(after)}",
+            lambda: (
+                f"maintainers changed from {_names(before)} on {last.version} to {_names(after)}"
+            ),
         )
 
     _publisher_features(row, history, last, established, publisher, why_no_publisher, no_history)
@@ -672,7 +751,7 @@ def _publisher_features(
         row.known(
             "publisher_changed",
             last.publisher != publisher,
-            f"publisher changed from {last.publisher} on {last.version} to {publisher}",
+            lambda: f"publisher changed from {last.publisher} on {last.version} to {publisher}",
         )
     # First index at which each account appears, against the number of established releases:
     # "ever before the burst" without scanning the history.

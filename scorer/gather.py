@@ -18,7 +18,7 @@ from scorer.atomic import write_atomic
 from scorer.errors import ConfigError
 from scorer.publication import Publication, merge
 from scorer.records import LockedPackage
-from scorer.registry import document_path
+from scorer.registry import FetchResult, document_path
 from scorer.report.formats import PublicationFormat
 from scorer.report.publication import render
 from scorer.signals import RegistrySignals, version_signals
@@ -36,13 +36,20 @@ def gather(
     snapshot_dir: Path | None = None,
     offline: bool = False,
     insights_missing: str = "no insights endpoint configured",
+    registry_missing: str = "no registry configured",
 ) -> dict[tuple[str, str], Publication]:
     """Fetch both sources for `keys` and merge. Registry first: it tells which version was
-    published before each one, and insights is then asked about both, in the same batches."""
+    published before each one, and insights is then asked about both, in the same batches.
+    Without a registry, its facts are unknown for `registry_missing`."""
     signals: dict[tuple[str, str], RegistrySignals] = {}
     if registry is not None:
         documents = registry.fetch_sync(name for name, _ in keys)
         signals = {(n, v): version_signals(documents[n], v) for n, v in keys}
+    else:
+        signals = {
+            (n, v): version_signals(FetchResult(n, "", None, "none", registry_missing), v)
+            for n, v in keys
+        }
     wanted = list(
         dict.fromkeys(
             [
@@ -153,11 +160,16 @@ def show(
     lockfile: Path | None = None,
     config_insights_url: str | None = None,
     pretty: bool = True,
+    config_registry: str | None = None,
 ) -> str:
     """What `provscore insights show NAME@VERSION` prints. `echo` (e.g. a stderr printer) is
-    told which registry and insights endpoint are used."""
+    told which registry and insights endpoint are used. The registry is chosen in the report's
+    order: option, environment, .npmrc, config `registry`, the lockfile's origin. When nothing
+    names one (and no offline snapshot stands in), registry facts are unknown with that reason:
+    never an error."""
+    from scorer.evidence import NO_REGISTRY
     from scorer.insights.client import InsightsClient, resolve_endpoint
-    from scorer.npmrc import RegistrySelection, load_npmrc, select_registry
+    from scorer.npmrc import RegistrySelection, load_npmrc, lockfile_origin, select_registry
     from scorer.registry import RegistryClient
 
     env = os.environ if env is None else env
@@ -168,26 +180,45 @@ def show(
         from scorer.lockfiles import read_lockfile
 
         packages = read_lockfile(lockfile).packages
-    try:
+    named = (
+        registry_url
+        or env.get("NPM_CONFIG_REGISTRY")
+        or env.get("npm_config_registry")
+        or npmrc.registry
+    )
+    selection: RegistrySelection | None = None
+    # An invalid URL in any of these stays an error (exit 2).
+    if named:
         selection = select_registry(registry_url, env, npmrc, packages)
-    except ConfigError:
-        if not (offline and snapshot_dir is not None):
-            raise
+    elif config_registry:  # the project's own choice comes before a guess from the lockfile
+        selection = select_registry(config_registry, {}, npmrc, packages)
+    elif lockfile_origin(packages) is not None:
+        selection = select_registry(None, {}, npmrc, packages)
+    elif offline and snapshot_dir is not None:
         # A frozen snapshot records each document's registry: nothing else needs naming one.
         selection = RegistrySelection(f"(snapshot {snapshot_dir})", "--offline --snapshot", True)
-    registry = RegistryClient(
-        selection,
-        npmrc=npmrc,
-        cache_dir=cache_dir,
-        snapshot_dir=snapshot_dir / "packuments" if snapshot_dir else None,
-        offline=offline,
+    registry = (
+        RegistryClient(
+            selection,
+            npmrc=npmrc,
+            cache_dir=cache_dir,
+            snapshot_dir=snapshot_dir / "packuments" if snapshot_dir else None,
+            offline=offline,
+        )
+        if selection is not None
+        else None
     )
     url, token = resolve_endpoint(insights_url, env, config_insights_url)
     insights = InsightsClient(url, token=token) if url and not offline else None
     if echo is not None:
-        echo(selection.describe())
+        echo(selection.describe() if selection is not None else f"registry: {NO_REGISTRY}")
         echo(f"insights: {url or 'none configured (insights facts are unknown)'}")
     publication = gather(
-        [key], registry=registry, insights=insights, snapshot_dir=snapshot_dir, offline=offline
+        [key],
+        registry=registry,
+        insights=insights,
+        snapshot_dir=snapshot_dir,
+        offline=offline,
+        registry_missing=NO_REGISTRY,
     )[key]
     return render(publication, fmt, pretty=pretty)

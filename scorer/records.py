@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # annotations only: these modules sit above this one
     from scorer.lockdiff import Change, LockDiff
     from scorer.osv.database import MergeCounts
     from scorer.policy import Policy
+    from scorer.reviews import Review
     from scorer.scoring import Scored
     from scorer.suppressions import Suppression
 
@@ -69,11 +70,14 @@ class LockedPackage:
 @dataclass(frozen=True, slots=True)
 class Lockfile:
     """A parsed lockfile: its path, its format tag (e.g. `package-lock@3`) and its packages,
-    de-duplicated by (name, version, source) and sorted by (name, version)."""
+    de-duplicated by (name, version, source) and sorted by (name, version). `warnings` says what
+    the reader read in a degraded way (an entry without a version), one line each, for the CLI
+    to print; the reader itself never prints."""
 
     path: Path
     format: str
     packages: tuple[LockedPackage, ...]
+    warnings: tuple[str, ...] = ()
 
 
 class Level(StrEnum):
@@ -211,7 +215,10 @@ class RankedPackage:
     row: FeatureRow | None = None
     not_scored: str | None = None
     suppressed: Suppression | None = None  # the suppression that silenced its risk flag
+    reviewed: Review | None = None  # the team's review that applied to it (see scorer.reviews)
     change: Change | None = None  # --diff: how it differs from the old lockfile
+    # Malicious findings a suppression silenced: shown, never silently dropped.
+    suppressed_malicious: tuple[SuppressedFinding, ...] = ()
 
     @property
     def score(self) -> float | None:
@@ -235,7 +242,9 @@ class RiskReport:
     sources: tuple[SourceInfo, ...]
     packages: tuple[RankedPackage, ...]
     exit_code: int
-    suppressed_malicious: int = 0
+    suppressed_malicious_count: int = 0
     unused_suppressions: tuple[Suppression, ...] = ()
     expired_suppressions: tuple[Suppression, ...] = ()
     diff: LockDiff | None = None
+    unused_reviews: tuple[Review, ...] = ()
+    expired_reviews: tuple[Review, ...] = ()

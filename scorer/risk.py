@@ -2,15 +2,17 @@
 
 read lockfile -> malicious matches (the audit gate's matcher, same database and policy) ->
 gather (registry documents as compact per-package histories, insights answers) -> features ->
-score -> rank -> policy -> suppressions. A malicious match is not a feature: it is a hard hit,
-ranked above every score. Git, file, link and workspace packages are listed as not scored, with
-why. Missing sources make facts unknown (with the reason), never an error, unless `--strict`.
+score -> rank -> policy -> suppressions -> the team's reviews (`scorer.reviews`). A malicious
+match is not a feature: it is a hard hit, ranked above every score. Git, file, link and
+workspace packages are listed as not scored, with why. Missing sources make facts unknown (with
+the reason), never an error, unless `--strict`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +20,11 @@ from typing import TYPE_CHECKING
 
 from scorer.audit import AuditOptions, run_audit
 from scorer.config import Config, find_config
-from scorer.errors import ConfigError, SourceUnreachable
+from scorer.errors import ConfigError, InputError, SourceUnreachable
 from scorer.lockfiles import read_lockfile
 from scorer.policy import (
     RISK,
+    Policy,
     exit_code,
     finding_level,
     resolve,
@@ -36,13 +39,16 @@ from scorer.records import (
     ScorerInfo,
     Setting,
     SourceKind,
+    SuppressedFinding,
 )
+from scorer.reviews import Review, read_reviews, split_reviews
 from scorer.suppressions import Suppression, split_suppressed
 
 if TYPE_CHECKING:
     from scorer.lockdiff import Change
 
 DEFAULT_COOLDOWN_DAYS = 7.0
+MAX_SCORE = 100.0
 _SEVERITY = {Level.NONE: 0, Level.WARNING: 1, Level.ERROR: 2}
 NOT_SCORED = {
     SourceKind.GIT: "git dependency: not published to a registry, so it has no publication history",
@@ -76,6 +82,7 @@ class ReportOptions:
     risk_policy: str | None = None
     strict: bool = False
     diff: Path | None = None
+    reviews: Path | None = None
 
 
 def _threshold(option: float | None, config: Config, key: str, default: float) -> Setting:
@@ -115,13 +122,35 @@ def worst(*levels: Level) -> Level:
     return max(levels, key=_SEVERITY.__getitem__)
 
 
+def stopwatch(timings: dict[str, float] | None) -> Callable[[str], None]:
+    """`lap(stage)` adds the seconds since the previous lap to `timings[stage]`; a no-op when
+    `timings` is None, so the benchmark's hook costs nothing in a normal run."""
+    if timings is None:
+        return lambda _stage: None
+    last = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - last
+        last = now
+
+    return lap
+
+
 def run_report(
     options: ReportOptions,
     *,
     env: Mapping[str, str] | None = None,
     home: Path | None = None,
     registry_transport: object | None = None,
+    timings: dict[str, float] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RiskReport:
+    """Run the report. `timings`, when given, is filled with seconds per stage (setup, audit
+    = parse + malicious match, the evidence stages, features, frame, score, rank): the
+    benchmark's split."""
+    lap = stopwatch(timings)
     from scorer.evidence import gather_evidence
     from scorer.features import FeatureSettings, feature_frame, feature_row
     from scorer.scoring import DEFAULT_RISK_ERROR, DEFAULT_RISK_WARN, load_scorer
@@ -149,6 +178,7 @@ def run_report(
         weights=options.weights or config.get_path("weights"),
         model=options.model or config.get_path("model"),
     )
+    lap("setup")
 
     # The malicious part is the audit gate itself: same database, matcher, policy, suppressions.
     audit = run_audit(
@@ -164,6 +194,7 @@ def run_report(
         home=home,
     )
     lock = audit.lockfile
+    lap("audit")
 
     diff = None
     packages: Sequence[LockedPackage] = lock.packages
@@ -173,10 +204,20 @@ def run_report(
 
         diff = diff_lockfiles(read_lockfile(options.diff), lock)
         changes = {(c.package.name, c.package.version, c.package.source): c for c in diff.changes}
-        packages = [c.package for c in diff.changes]
+        # The malicious gate still covers the whole lockfile: an advisory published today for a
+        # version locked long ago must fail the pull request that keeps it, not only new ones.
+        changed = {(c.package.name, c.package.version, c.package.source) for c in diff.changes}
+        hit = {(f.package.name, f.package.version, f.package.source) for f in audit.findings}
+        packages = [c.package for c in diff.changes] + [
+            p for p in lock.packages if (p.name, p.version, p.source) in hit - changed
+        ]
 
     keys = sorted({p.key for p in packages if p.source is SourceKind.REGISTRY})
     offline = options.offline if options.offline is not None else bool(config.get_bool("offline"))
+    snapshot = options.snapshot or config.get_path("snapshot")
+    if offline and snapshot is not None and not snapshot.is_dir():
+        # A mistyped path would leave every fact unknown and so flag nothing: bad input, not data.
+        raise InputError(snapshot, "no such snapshot directory to read offline")
     evidence = gather_evidence(
         keys,
         packages=lock.packages,
@@ -187,10 +228,12 @@ def run_report(
         registry_url=options.registry,
         insights_url=options.insights_url,
         offline=offline,
-        snapshot_dir=options.snapshot or config.get_path("snapshot"),
+        snapshot_dir=snapshot,
         cache_dir=options.cache_dir or config.get_path("cache_dir"),
         strict=options.strict,
         transport=registry_transport,
+        lap=lap,
+        progress=progress,
     )
     if options.strict and evidence.unreachable:
         raise SourceUnreachable("; ".join(evidence.unreachable))
@@ -208,13 +251,21 @@ def run_report(
         )
         for name, version in keys
     ]
-    scored = dict(zip(keys, scorer.score(feature_frame(rows)), strict=True)) if rows else {}
+    lap("features")
+    frame = feature_frame(rows) if rows else None
+    lap("frame")
+    scored = dict(zip(keys, scorer.score(frame), strict=True)) if frame is not None else {}
+    lap("score")
     by_key = {(r.name, r.version): r for r in rows}
 
     findings: dict[tuple[str, str, SourceKind], list[Finding]] = {}
     for finding in audit.findings:
         p = finding.package
         findings.setdefault((p.name, p.version, p.source), []).append(finding)
+    silenced: dict[tuple[str, str, SourceKind], list[SuppressedFinding]] = {}
+    for sf in audit.suppressed:
+        p = sf.finding.package
+        silenced.setdefault((p.name, p.version, p.source), []).append(sf)
     mal_level = finding_level(audit.policy)
 
     draft: list[RankedPackage] = []
@@ -233,10 +284,16 @@ def run_report(
                 scored=s,
                 row=by_key.get(pkg.key),
                 change=changes.get(ident),
+                suppressed_malicious=tuple(silenced.get(ident, ())),
             )
         else:
             entry = RankedPackage(
-                pkg, Level.NONE, hits, not_scored=NOT_SCORED[pkg.source], change=changes.get(ident)
+                pkg,
+                Level.NONE,
+                hits,
+                not_scored=NOT_SCORED[pkg.source],
+                change=changes.get(ident),
+                suppressed_malicious=tuple(silenced.get(ident, ())),
             )
         draft.append(entry)
 
@@ -250,13 +307,20 @@ def run_report(
     for i, by in zip(flagged, matched, strict=True):
         if by is not None:
             final[i] = _replace_level(draft[i], Level.NONE, by)
+    reviews_path = options.reviews or config.get_path("reviews")
+    unused_reviews: tuple[Review, ...] = ()
+    expired_reviews: tuple[Review, ...] = ()
+    if reviews_path is not None:
+        final, unused_reviews, expired_reviews = _apply_reviews(
+            final, read_reviews(reviews_path), now, warn.value, error.value, risk_policy.policy
+        )
     final = [
         _replace_level(e, worst(e.level, mal_level), e.suppressed) if e.malicious else e
         for e in final
     ]
     # Unused means it silenced neither a malicious finding nor a risk flag.
     unused = tuple(s for s in risk_unused if s in audit.unused_suppressions)
-    return RiskReport(
+    report = RiskReport(
         lockfile=lock,
         now=now,
         scorer=ScorerInfo(scorer.kind, scorer.name, scorer.sha256),
@@ -269,11 +333,48 @@ def run_report(
         sources=(*audit.sources, *evidence.sources),
         packages=tuple(sorted(final, key=rank_key)),
         exit_code=exit_code(e.level for e in final),
-        suppressed_malicious=len(audit.suppressed),
+        suppressed_malicious_count=len(audit.suppressed),
         unused_suppressions=unused,
         expired_suppressions=audit.expired_suppressions,
         diff=diff,
+        unused_reviews=unused_reviews,
+        expired_reviews=expired_reviews,
     )
+    lap("rank")
+    return report
+
+
+def _apply_reviews(
+    entries: list[RankedPackage],
+    reviews: Sequence[Review],
+    now: datetime,
+    warn: float,
+    error: float,
+    policy: Policy,
+) -> tuple[list[RankedPackage], tuple[Review, ...], tuple[Review, ...]]:
+    """A live benign review lowers its version's risk flag like a suppression; a malicious
+    one raises it to the level of a maximal score. Only the risk part: malicious advisory hits
+    are merged in afterwards, untouched. Returns the entries, unused and expired reviews."""
+    from dataclasses import replace
+
+    live, expired = split_reviews(reviews, now.date())
+    used: set[str] = set()
+    out = []
+    for entry in entries:
+        review = live.get(entry.package.spec)
+        if review is None or entry.package.source is not SourceKind.REGISTRY:
+            out.append(entry)
+        elif review.verdict == "benign" and entry.level is not Level.NONE:
+            out.append(replace(entry, level=Level.NONE, reviewed=review))
+            used.add(review.spec)
+        elif review.verdict == "malicious":
+            level = worst(entry.level, threshold_level(MAX_SCORE, warn, error, policy))
+            out.append(replace(entry, level=level, reviewed=review))
+            used.add(review.spec)
+        else:
+            out.append(entry)  # a benign review of an unflagged version silences nothing
+    unused = tuple(r for spec, r in live.items() if spec not in used)
+    return out, unused, expired
 
 
 def _replace_level(entry: RankedPackage, level: Level, by: Suppression | None) -> RankedPackage:

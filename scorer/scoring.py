@@ -5,8 +5,14 @@
 score is the capped sum of weight x value over the known features, and each contribution is that
 feature's share of the score, so the reasons add up to the number shown. An unknown feature adds
 nothing and lowers `confidence` (the share of the total weight that was known): unknown is never
-scored as "safe" or as "risky". `load_scorer` is the seam where the trained (scikit-learn) scorer
-will plug in; it is a separate issue, so asking for it is a clear configuration error today.
+scored as "safe" or as "risky".
+
+`TrainedScorer` scores with a model written by `provscore train` (`scorer.model`): by default the
+shipped `models/provscore-trained.json`, a logistic regression read from JSON and scored with
+numpy alone (scikit-learn is never imported for it); `--model FILE` names another (`.json`, or a
+`.skops` gradient-boosting model, which needs the `train` extra). Its score is the model's
+probability above the nothing-fired baseline on 0-100, its points each fired feature's share,
+adding up to the score, and unknown features add nothing and lower `confidence`, as here.
 """
 
 from __future__ import annotations
@@ -24,7 +30,11 @@ from scorer.features import FEATURE_NAMES
 if TYPE_CHECKING:
     import pandas
 
+    from scorer.model import LinearModel, TreeModel
+
 DEFAULT_WEIGHTS = Path(__file__).with_name("weights.toml")
+# The shipped model lives in the source tree's models/ beside its card.
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "provscore-trained.json"
 DEFAULT_RISK_WARN = 40.0
 DEFAULT_RISK_ERROR = 70.0
 MAX_SCORE = 100.0
@@ -108,15 +118,71 @@ class WeightedScorer:
         confidence = (known * points).sum(axis=1) / points.sum()
         any_known = known.any(axis=1)
         out: list[Scored] = []
-        for i in range(values.shape[0]):
-            if not any_known[i]:
+        # Plain Python values, row by row: numpy calls per row cost more than the arithmetic
+        # (10,000 rows: 0.19 -> 0.03 s).
+        for row_known, row_shares, score, conf in zip(
+            any_known.tolist(), shares.tolist(), capped.tolist(), confidence.tolist(), strict=True
+        ):
+            if not row_known:
                 out.append(Scored(None, 0.0, ()))
                 continue
             contributions = sorted(
-                ((names[j], float(shares[i, j])) for j in np.flatnonzero(shares[i] > 0)),
+                ((names[j], share) for j, share in enumerate(row_shares) if share > 0),
                 key=lambda c: (-c[1], c[0]),
             )
-            out.append(Scored(float(capped[i]), float(confidence[i]), tuple(contributions)))
+            out.append(Scored(score, conf, tuple(contributions)))
+        return out
+
+
+@dataclass(frozen=True)
+class TrainedScorer:
+    """A model trained by `provscore train` (see `scorer.model` for the arithmetic)."""
+
+    model: LinearModel | TreeModel
+    name: str
+    sha256: str
+    kind: str = "trained"
+
+    @classmethod
+    def from_file(cls, path: Path) -> TrainedScorer:
+        """Read and check a model file (format version and feature list); exit 2 on mismatch."""
+        from scorer.model import load_model
+
+        if not path.is_file():
+            raise InputError(
+                path,
+                "no such model file"
+                + (
+                    " (the shipped model lives in the source tree's models/; pass --model FILE)"
+                    if path == DEFAULT_MODEL
+                    else ""
+                ),
+            )
+        model, digest = load_model(path)
+        return cls(model, path.name, digest)
+
+    def score(self, frame: pandas.DataFrame) -> list[Scored]:
+        import numpy as np
+
+        from scorer.model import model_points
+
+        values = frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+        result = model_points(self.model, values)
+        out: list[Scored] = []
+        for i in range(values.shape[0]):
+            if np.isnan(result.score[i]):
+                out.append(Scored(None, 0.0, ()))
+                continue
+            contributions = sorted(
+                (
+                    (FEATURE_NAMES[j], float(result.points[i, j]))
+                    for j in np.flatnonzero(result.points[i] > 0)
+                ),
+                key=lambda c: (-c[1], c[0]),
+            )
+            out.append(
+                Scored(float(result.score[i]), float(result.confidence[i]), tuple(contributions))
+            )
         return out
 
 
@@ -166,8 +232,7 @@ def load_scorer(kind: str, *, weights: Path | None = None, model: Path | None = 
             raise ConfigError("--model applies to --scorer trained, not to the weighted scorer")
         return WeightedScorer.from_file(weights or DEFAULT_WEIGHTS)
     if kind == "trained":
-        raise ConfigError(
-            "--scorer trained is not available yet (the trained scorer is a separate issue); "
-            "use --scorer weighted"
-        )
+        if weights is not None:
+            raise ConfigError("--weights applies to --scorer weighted, not to the trained scorer")
+        return TrainedScorer.from_file(model or DEFAULT_MODEL)
     raise ConfigError(f"unknown scorer {kind!r}; choose one of: {', '.join(SCORER_KINDS)}")

@@ -72,3 +72,18 @@ def test_usage_errors_exit_2_without_a_traceback() -> None:
         result = run(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr and "Usage" in result.stderr
+
+
+def test_help_keeps_bracketed_text() -> None:
+    # Rich markup would read "[tool.provscore]" as a style tag and print "in  or provscore.toml".
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "scorer", "audit", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "COLUMNS": "200"},
+    ).stdout
+    assert "compromised_policy in [tool.provscore] or provscore.toml" in " ".join(out.split())

@@ -154,9 +154,14 @@ def test_custom_weights_file_is_used(tmp_path: Path) -> None:
 
 
 def test_load_scorer_kinds(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not available yet") as exc:
+    with pytest.raises(InputError, match=r"m\.json: no such model file") as missing:
+        load_scorer("trained", model=tmp_path / "m.json")
+    assert missing.value.exit_code == 2
+    (tmp_path / "m.pkl").write_bytes(b"not a model")
+    with pytest.raises(InputError, match=r"\.json \(logistic regression\) or \.skops"):
         load_scorer("trained", model=tmp_path / "m.pkl")
-    assert exc.value.exit_code == 2
+    with pytest.raises(ConfigError, match="--weights applies to --scorer weighted"):
+        load_scorer("trained", weights=DEFAULT_WEIGHTS)
     with pytest.raises(ConfigError, match="unknown scorer 'magic'"):
         load_scorer("magic")
     with pytest.raises(ConfigError, match="--model"):

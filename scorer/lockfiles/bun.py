@@ -27,11 +27,19 @@ from scorer.records import Lockfile, SourceKind
 
 # A JSON string (kept as is) or a comma that only whitespace separates from a closing bracket.
 _TRAILING = re.compile(r'("(?:[^"\\]|\\.)*")|,(\s*[}\]])')
+# A JSON string (kept as is) or a JSONC comment, which bun's parser accepts in bun.lock.
+_COMMENT = re.compile(r'("(?:[^"\\]|\\.)*")|//[^\n]*|/\*[\s\S]*?\*/')
+# Where a comment could start (not the `//` of a URL): only then is the slower pass needed.
+_COMMENT_HINT = re.compile(r"(?:^|[\s,\[{])(?://|/\*)")
 # 0 and 1 from bun 1.1/1.2; 2 from bun 1.3 (adds configVersion; entries keep their shape).
 BUN_VERSIONS = frozenset({0, 1, 2})
 
 
 def strip_trailing_commas(text: str) -> str:
+    """bun.lock's JSONC as plain JSON: comments and trailing commas removed, strings untouched,
+    and a comment's line breaks kept so that errors still name the right line."""
+    if _COMMENT_HINT.search(text):
+        text = _COMMENT.sub(lambda m: m.group(1) or "\n" * m.group(0).count("\n"), text)
     return _TRAILING.sub(lambda m: m.group(1) or m.group(2), text)
 
 
@@ -137,6 +145,8 @@ def _add(col: Collector, key: str, raw: object, workspaces: dict[str, Any], dev:
     integrity = raw[3] if len(raw) > 3 and isinstance(raw[3], str) else None
     if ref.startswith("npm:"):  # an alias recorded with its protocol
         ref = ref[4:]
+    if ref == "root:":
+        return  # the project itself (bun records it when something depends on the root)
     if is_semver(ref):
         source, version = SourceKind.REGISTRY, ref
         registry = raw[1] if len(raw) > 1 and isinstance(raw[1], str) else ""
@@ -148,7 +158,8 @@ def _add(col: Collector, key: str, raw: object, workspaces: dict[str, Any], dev:
         if isinstance(space, dict) and isinstance(space.get("version"), str):
             version = space["version"]
     else:
-        source, version, resolved = classify_url(ref) or SourceKind.TARBALL, ref, ref
+        kind = classify_url(col.path, key, ref)
+        source, version, resolved = kind or SourceKind.TARBALL, ref, ref
         integrity = None
     col.add(
         name,

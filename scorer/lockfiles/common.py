@@ -33,8 +33,24 @@ _SEMVER_MATCH = _SEMVER.fullmatch
 # ASCII and no whitespace, bounded in length.
 _SPEC = re.compile(r"[!-~]{1,1024}")
 _SPEC_MATCH = _SPEC.fullmatch
-_GIT_PREFIXES = ("git+", "git:", "git@", "github:", "gitlab:", "bitbucket:", "gist:")
+# What npm, yarn and pnpm read as git: explicit git protocols, scp-like `git@host:path`, and the
+# hosted shorthands. `ssh://` is git too: no package manager fetches anything else over ssh.
+_GIT_PREFIXES = (
+    "git+",
+    "git:",
+    "git@",
+    "ssh:",
+    "github:",
+    "gitlab:",
+    "bitbucket:",
+    "gist:",
+)
+_GIT_HOSTS = ("github.com", "gitlab.com", "bitbucket.org")
 _GIT_HOST_TARBALLS = ("codeload.github.com", "gitlab.com", "bitbucket.org")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+# Local paths npm and yarn accept as a directory or tarball spec without `file:`.
+_PATH_PREFIXES = ("./", "../", "/", "~/", ".\\", "..\\")
+_DRIVE = re.compile(r"[A-Za-z]:[\\/]")
 
 
 def check_name(path: Path, name: object, line: int | None = None) -> str:
@@ -91,19 +107,42 @@ def is_registry_tarball(url: str, name: str, version: str) -> bool:
     return path.endswith(f"/{name}/-/{base}-{version}.tgz")
 
 
-def classify_url(url: str) -> SourceKind | None:
+def classify_url(path: Path, what: str, url: str) -> SourceKind | None:
     """The source kind a resolved URL or spec implies on its own, or None for an http(s) URL
-    whose meaning depends on the package (registry download or remote tarball)."""
+    whose meaning depends on the package (registry download or remote tarball).
+
+    A scheme no package manager fetches from is an `InputError` naming `what` (the entry):
+    guessing would hide a package from the audit or misfile it.
+    """
     if url.startswith(("https://", "http://")):
+        bare = url.split("#", 1)[0].split("?", 1)[0]
+        host = url.split("/", 3)[2].lower() if url.count("/") >= 2 else ""
+        host = host.rsplit("@", 1)[-1]
         # Git hosts serve commit tarballs at /<owner>/<repo>/tar.gz/<commit>.
-        if "/tar.gz/" in url and url.split("/", 3)[2].lower() in _GIT_HOST_TARBALLS:
+        if "/tar.gz/" in url and host in _GIT_HOST_TARBALLS:
+            return SourceKind.GIT
+        # A repository URL (`…/repo.git`, with or without `#<commit>`), and a hosted
+        # `https://github.com/<owner>/<repo>#<commit>`: what npm's hosted-git-info and yarn's git
+        # resolver read as git. A download path on those hosts (`/archive/…`) stays a tarball.
+        if bare.endswith(".git"):
+            return SourceKind.GIT
+        parts = bare.split("/")[3:]
+        if host in _GIT_HOSTS and len([p for p in parts if p]) == 2:
             return SourceKind.GIT
         return None
     if url.startswith(_GIT_PREFIXES):
         return SourceKind.GIT
-    if url.startswith("link:"):
+    if url.startswith(("link:", "portal:")):
         return SourceKind.LINK
-    return SourceKind.FILE
+    if url.startswith("file:") or url.startswith(_PATH_PREFIXES) or _DRIVE.match(url):
+        return SourceKind.FILE
+    scheme = _SCHEME.match(url)
+    kind = f"scheme {scheme.group(0)!r}" if scheme else "spec (no scheme, not a path)"
+    raise InputError(
+        path,
+        f"{what}: unknown source {_shown(url)}: a {kind} that is not a registry version, git, "
+        "file, link or tarball URL",
+    )
 
 
 _UNSET: Any = object()
@@ -139,6 +178,11 @@ class Collector:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._seen: dict[tuple[str, str, SourceKind], _Occurrences] = {}
+        self._warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        """Record that an entry was read in a degraded way (the CLI prints it on stderr)."""
+        self._warnings.append(message)
 
     def add(
         self,
@@ -222,7 +266,9 @@ class Collector:
             for (name, version, source), occ in self._seen.items()
         ]
         packages.sort(key=lambda p: (p.name, p.version, p.source))
-        return Lockfile(path=self.path, format=fmt, packages=tuple(packages))
+        return Lockfile(
+            path=self.path, format=fmt, packages=tuple(packages), warnings=tuple(self._warnings)
+        )
 
 
 def load_json(path: Path, text: str) -> object:

@@ -1,9 +1,12 @@
 """package-lock.json and npm-shrinkwrap.json, lockfileVersion 1, 2 and 3.
 
 v1 records a nested `dependencies` tree; v2 records both that tree and the flat `packages` map
-(we read the map, which is authoritative); v3 records only the map. Map keys are install paths
+(we read the map, which is authoritative); v3 records only the map. Like npm, a v2/v3 file that
+has only the tree is read from the tree. Map keys are install paths
 (`node_modules/a/node_modules/b`); `link: true` entries point at a directory entry elsewhere in the
-map (a workspace or a `file:` directory), which is the package itself.
+map (a workspace or a `file:` directory), which is the package itself. An entry npm recorded
+without a version (a git dependency, sometimes) is read as a non-registry package named by its
+`resolved` spec, with a warning on the Lockfile.
 """
 
 from __future__ import annotations
@@ -46,18 +49,27 @@ def read_package_lock(path: Path, text: str) -> Lockfile:
     col = Collector(path)
     if version == 1:
         _read_tree(col, text, expect_dict(path, data.get("dependencies", {}), "dependencies"))
-    else:
-        if "packages" not in data:
-            raise InputError(path, f"lockfileVersion {version} without a packages map")
+    elif "packages" in data:
         _read_map(col, text, expect_dict(path, data["packages"], "packages"))
+    elif "dependencies" in data:
+        # npm itself falls back to the legacy tree when the map is missing.
+        _read_tree(col, text, expect_dict(path, data["dependencies"], "dependencies"))
+    else:
+        # npm 7+ always writes the map (with at least the root entry): a file with neither
+        # records nothing, and reading it as "no dependencies" would pass any audit.
+        raise InputError(
+            path, f"lockfileVersion {version} with neither a packages map nor a dependencies tree"
+        )
     return col.lockfile(f"{kind}@{version}")
 
 
-def _source(resolved: str | None, name: str, version: str) -> SourceKind:
+def _source(
+    col: Collector, where: str, resolved: str | None, name: str, version: str
+) -> SourceKind:
     if resolved is None:
         # npm omits `resolved` for registry packages when configured to, and for bundled ones.
         return SourceKind.REGISTRY
-    kind = classify_url(resolved)
+    kind = classify_url(col.path, where, resolved)
     if kind is not None:
         return kind
     return (
@@ -92,12 +104,14 @@ def _add_v1(col: Collector, key: str, entry: dict[str, Any], where: str) -> None
         name, version = split_spec(version[4:])
         alias = key
     if isinstance(version, str) and is_semver(version):
-        source = _source(resolved if isinstance(resolved, str) else None, name, version)
+        source = _source(col, where, resolved if isinstance(resolved, str) else None, name, version)
     elif isinstance(version, str):
         # v1 records the spec itself as the version of git, file and remote tarball entries.
-        source = classify_url(version) or SourceKind.TARBALL
+        source = classify_url(col.path, where, version) or SourceKind.TARBALL
+    elif "version" not in entry:
+        source, version = _unversioned(col, where, resolved)
     else:
-        source = SourceKind.REGISTRY  # let validation report the missing version
+        source = SourceKind.REGISTRY  # let validation report the wrong type
     col.add(
         name,
         version,
@@ -161,15 +175,22 @@ def _add_v2(
     name = entry.get("name", install_name)
     version = entry.get("version")
     resolved = entry.get("resolved")
-    if local_kind is SourceKind.REGISTRY:
-        source = _source(resolved if isinstance(resolved, str) else None, str(name), str(version))
-    else:
+    source: SourceKind
+    if local_kind is not SourceKind.REGISTRY:
         source, resolved = local_kind, None
+    elif "version" not in entry:
+        source, version = _unversioned(col, where, resolved)
+    else:
+        source = _source(
+            col, where, resolved if isinstance(resolved, str) else None, str(name), str(version)
+        )
     dev = optional = peer = False
     if _FLAGS.intersection(entry):  # most entries carry none of them
-        dev_optional = flag(col.path, entry, "devOptional", key)
-        dev = bool(flag(col.path, entry, "dev", key)) and not dev_optional
-        optional = bool(flag(col.path, entry, "optional", key)) or bool(dev_optional)
+        # `devOptional` (needed unless both dev and optional dependencies are left out) is
+        # neither dev-only nor optional-only; npm never writes it together with either.
+        flag(col.path, entry, "devOptional", key)
+        dev = bool(flag(col.path, entry, "dev", key))
+        optional = bool(flag(col.path, entry, "optional", key))
         peer = bool(flag(col.path, entry, "peer", key))
     col.add(
         name,
@@ -183,6 +204,18 @@ def _add_v2(
         optional=optional,
         peer=peer,
     )
+
+
+def _unversioned(col: Collector, where: str, resolved: object) -> tuple[SourceKind, str]:
+    """(source, version) of an entry npm recorded without a version: its `resolved` spec stands
+    in for the version, and the package can never be read as a registry one (nothing says
+    which registry version it would be). Without `resolved` nothing identifies the package,
+    and npm itself cannot install it either."""
+    if not isinstance(resolved, str) or not resolved:
+        raise InputError(col.path, f"{where}: neither a version nor a resolved URL")
+    source = classify_url(col.path, where, resolved) or SourceKind.TARBALL
+    col.warn(f"{where}: no version recorded; read as a {source.value} package ({resolved})")
+    return source, resolved
 
 
 def _workspace_globs(path: Path, root: object) -> list[str]:

@@ -42,7 +42,7 @@ def read_npm_ex(path: Path, text: str) -> Lockfile:
             tarball = entry.get("tarball") or None
             source = SourceKind.REGISTRY
             if isinstance(tarball, str):
-                source = classify_url(tarball) or (
+                source = classify_url(path, name, tarball) or (
                     SourceKind.REGISTRY
                     if is_registry_tarball(tarball, name, str(ver))
                     else SourceKind.TARBALL

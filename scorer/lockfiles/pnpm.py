@@ -53,7 +53,7 @@ def read_pnpm(path: Path, text: str) -> Lockfile:
             name, ver = _identify(key, entry, major)
             where = by_package.get(key, [key]) if major == "9" else [key]
             flags = [expect_dict(path, snapshots.get(w) or {}, w) for w in where] or [entry]
-            source, resolved = _source(entry, name, ver)
+            source, resolved = _source(path, key, entry, name, ver)
             for w, snap in zip(where, flags, strict=False):
                 meta = snap if major == "9" else entry
                 for alias in aliases.get(key, {None}):
@@ -88,7 +88,13 @@ def _identify(key: str, entry: dict[str, Any], major: str) -> tuple[object, obje
         return entry["name"], entry.get("version", key)
     body = key[1:] if key.startswith("/") else key
     if major == "5":
+        # A key without the leading "/" is absolute: it starts with the registry host the
+        # package came from (`registry.example.invalid/foo/1.1.0`), as pnpm's dependency-path
+        # reads it.
         parts = body.split("/")
+        if not key.startswith("/") and len(parts) > 2:
+            parts = parts[1:]
+            body = "/".join(parts)
         cut = 2 if body.startswith("@") else 1
         name, ver = "/".join(parts[:cut]), "/".join(parts[cut:]).split("_", 1)[0]
     else:
@@ -96,22 +102,31 @@ def _identify(key: str, entry: dict[str, Any], major: str) -> tuple[object, obje
     return entry.get("name", name), entry.get("version", ver)
 
 
-def _source(entry: dict[str, Any], name: object, version: object) -> tuple[SourceKind, str | None]:
+def _source(
+    path: Path, key: str, entry: dict[str, Any], name: object, version: object
+) -> tuple[SourceKind, str | None]:
     res = entry.get("resolution") or {}
     if not isinstance(res, dict):
-        raise InputError(Path("."), f"{name}: resolution is not an object")
-    if res.get("type") == "git" or "commit" in res:
+        raise InputError(path, f"{name}: resolution is not an object")
+    kind = res.get("type")
+    if kind == "git" or "commit" in res:
         # The commit is what pins a git dependency: without it two commits of one repository
         # would read the same (and a moved commit would be invisible to `--diff`).
         repo, commit = _text(res.get("repo")), _text(res.get("commit"))
         return SourceKind.GIT, f"{repo}#{commit}" if repo and commit else repo
-    if res.get("type") == "directory":
+    if kind == "directory":
         return SourceKind.FILE, _text(res.get("directory"))
+    if kind in ("variations", "binary"):
+        # pnpm 10's `runtime:` dependencies (node, bun, deno): a platform binary downloaded
+        # from its vendor, not a registry package.
+        return SourceKind.TARBALL, None
+    if kind is not None:
+        raise InputError(path, f"{key}: unknown resolution type {str(kind)[:40]!r}")
     tarball = res.get("tarball")
     if isinstance(tarball, str):
-        kind = classify_url(tarball)
-        if kind is not None:
-            return kind, tarball
+        found = classify_url(path, key, tarball)
+        if found is not None:
+            return found, tarball
         if is_registry_tarball(tarball, str(name), str(version)):
             return SourceKind.REGISTRY, tarball
         return SourceKind.TARBALL, tarball
@@ -191,8 +206,8 @@ def _aliases(
     """packages key -> the names it is installed under, for keys installed under an alias.
 
     A dependency reference is a bare version (`1.0.0(peer@2.0.0)`, `1.0.0_peer@2.0.0`) unless
-    the dependency is an alias: then it names the package (`/real/1.0.0`, `/real@1.0.0`,
-    `real@1.0.0`).
+    the dependency is an alias or (5.x) came from another registry: then it names the package
+    (`/real/1.0.0`, `host/real/1.0.0`, `/real@1.0.0`, `real@1.0.0`).
     """
     found: dict[str, set[str | None]] = {}
     holders = list(_importers(data).values())
@@ -207,7 +222,13 @@ def _aliases(
                 if not isinstance(ref, str) or ":" in ref:
                     continue
                 key = _strip_peers(ref) if major == "9" else ref
-                if (major == "9" and "@" not in ref[1:]) or (major != "9" and ref[:1] != "/"):
+                # 6.x: a path starts with "/"; 5.x: a path (`/real/1.0.0`, `host/real/1.0.0`)
+                # has a slash, a version (even with a scoped peer, `1.0.0_@s+p@2.0.0`) has none.
+                if (
+                    (major == "9" and "@" not in ref[1:])
+                    or (major == "6" and ref[:1] != "/")
+                    or (major == "5" and "/" not in ref)
+                ):
                     continue
                 entry = packages.get(key)
                 if isinstance(entry, dict) and _identify(key, entry, major)[0] != install:

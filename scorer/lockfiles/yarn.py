@@ -125,7 +125,7 @@ def _add_classic(col: Collector, specs: list[str], fields: dict[str, str], line:
         raise InputError(col.path, f"one entry names several packages: {sorted(reals)}", line)
     real = reals.pop()
     ranges = [rng for _, rng in installs.values()]
-    source = _classic_source(real, str(version), ranges, resolved)
+    source = _classic_source(col.path, specs[0], real, str(version), ranges, resolved)
     for install in installs:
         col.add(
             real,
@@ -139,17 +139,21 @@ def _add_classic(col: Collector, specs: list[str], fields: dict[str, str], line:
         )
 
 
-def _classic_source(name: str, version: str, ranges: list[str], resolved: str | None) -> SourceKind:
+def _classic_source(
+    path: Path, what: str, name: str, version: str, ranges: list[str], resolved: str | None
+) -> SourceKind:
     for rng in ranges:
-        kind = classify_url(rng) if ":" in rng or rng.startswith(("git", "http")) else None
-        if kind is None and "/" in rng and not rng.startswith(("http:", "https:")):
+        kind = None
+        if ":" in rng or rng.startswith(("git", "http", "./", "../", "/", "~/")):
+            kind = classify_url(path, what, rng)
+        elif "/" in rng:
             kind = SourceKind.GIT  # `user/repo` GitHub shorthand
         if kind is not None:
             return kind
     if resolved is None:
         return SourceKind.REGISTRY
     url = resolved.split("#", 1)[0]
-    kind = classify_url(url)
+    kind = classify_url(path, what, url)
     if kind is not None:
         return kind
     return SourceKind.REGISTRY if is_registry_tarball(url, name, version) else SourceKind.TARBALL
@@ -185,7 +189,7 @@ def _add_berry(col: Collector, key: str, entry: dict[str, Any]) -> None:
     if not isinstance(resolution, str):
         raise InputError(col.path, f"entry {key!r} has no resolution")
     name, reference = split_spec(resolution)
-    source, version = _berry_source(reference, entry.get("version"))
+    source, version = _berry_source(col.path, key, reference, entry.get("version"))
     if source is None:
         return  # the root workspace is the project itself, not a dependency
     installs = {split_spec(descriptor.strip())[0] for descriptor in key.split(",")}
@@ -202,16 +206,26 @@ def _add_berry(col: Collector, key: str, entry: dict[str, Any]) -> None:
         )
 
 
-def _berry_source(reference: str, version: object) -> tuple[SourceKind | None, object]:
-    """(source kind, version) of a locator reference; kind None for the root workspace."""
+def _berry_source(
+    path: Path, key: str, reference: str, version: object
+) -> tuple[SourceKind | None, object]:
+    """(source kind, version) of a locator reference; kind None for the root workspace.
+
+    A reference is `protocol:selector`, optionally with `source#` before the selector and
+    `::params` after it (structUtils.parseRange). A protocol yarn does not ship is an error:
+    plugins can add protocols, and guessing what one fetches would be a guess.
+    """
     if reference.startswith("virtual:"):
         reference = reference.split("#", 1)[1] if "#" in reference else reference
     if reference.startswith("patch:"):
-        # `patch:name@npm%3A1.2.3#...`: a registry package with a patch applied on install.
+        # `patch:name@npm%3A1.2.3#...`: the patched package (here a registry one), whose
+        # source is URL-encoded before the `#` that starts the patch path.
         inner = split_spec(unquote(reference[len("patch:") :].split("#", 1)[0]))[1]
-        kind, _ = _berry_source(inner, version)
+        kind, _ = _berry_source(path, key, inner, version)
         return kind, version
     if reference.startswith("npm:"):
+        # `npm:1.2.3`, also with `::__archiveUrl=...` when the registry serves the tarball
+        # from elsewhere: still that registry's name@version.
         return SourceKind.REGISTRY, version
     if reference.startswith("workspace:"):
         target = reference[len("workspace:") :]
@@ -220,8 +234,13 @@ def _berry_source(reference: str, version: object) -> tuple[SourceKind | None, o
         return SourceKind.LINK, version if version not in (None, "0.0.0-use.local") else reference
     if reference.startswith(("file:", "exec:")):
         return SourceKind.FILE, version
-    if reference.startswith(("http:", "https:")) and not (
-        "#commit=" in reference or ".git#" in reference or reference.endswith(".git")
-    ):
-        return SourceKind.TARBALL, version
-    return SourceKind.GIT, version
+    if reference.startswith(("http:", "https:")):
+        bare = reference.split("::", 1)[0]
+        if "#commit=" in bare:  # how yarn's git resolver pins a repository URL
+            return SourceKind.GIT, version
+        return classify_url(path, key, bare.split("#", 1)[0]) or SourceKind.TARBALL, version
+    # git: `git+ssh://…`, `ssh://…`, `git://…`, `git@host:…`, `github:owner/repo#…`; anything
+    # else is an error from classify_url.
+    if classify_url(path, key, reference) is SourceKind.GIT:
+        return SourceKind.GIT, version
+    raise InputError(path, f"{key}: resolution {reference[:80]!r} is not a package source")

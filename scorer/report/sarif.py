@@ -39,6 +39,29 @@ def lockfile_line(text: str, name: str, paths: Sequence[str]) -> int | None:
     return None
 
 
+def sarif_log(rules: Mapping[str, dict[str, Any]], results: list[dict[str, Any]]) -> str:
+    """One SARIF 2.1.0 run of provscore: its rules sorted by id, its results in order."""
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "provscore",
+                        "version": __version__,
+                        "informationUri": "https://example.invalid/provscore",
+                        "rules": [rules[k] for k in sorted(rules)],
+                    }
+                },
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
 def uri(path: Path) -> str:
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
@@ -63,6 +86,9 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
                 "id": rule_id,
                 "name": "MaliciousPackageVersion",
                 "shortDescription": {"text": f.summary or f"Malicious package version ({rule_id})"},
+                # GitHub code scanning requires both (Multitool rule GH2012).
+                "fullDescription": _malicious_rule(rule_id)["fullDescription"],
+                "help": _malicious_rule(rule_id)["help"],
                 "helpUri": f"https://osv.dev/vulnerability/{rule_id}",
                 "properties": {"aliases": list(f.ids[1:]), "tags": ["security", "malware"]},
             },
@@ -94,25 +120,7 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
                 },
             }
         )
-    doc = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "provscore",
-                        "version": __version__,
-                        "informationUri": "https://example.invalid/provscore",
-                        "rules": [rules[k] for k in sorted(rules)],
-                    }
-                },
-                "results": results,
-                "columnKind": "unicodeCodePoints",
-            }
-        ],
-    }
-    return json.dumps(doc, indent=2) + "\n"
+    return sarif_log(rules, results)
 
 
 # -- the risk report (`provscore report`) ----------------------------------------------------
@@ -128,12 +136,71 @@ def render_risk_sarif(report: RiskReport, *, pretty: bool = True) -> str:
     """The risk report as SARIF 2.1.0 (always indented)."""
     from scorer.report.as_json import risk_report_json
 
-    return risk_sarif(risk_report_json(report))
+    return risk_sarif(
+        risk_report_json(report, lambda p: bool(p.malicious) or p.level is not Level.NONE)
+    )
+
+
+def _risk_level(doc: Mapping[str, Any], score: float | None) -> str:
+    """The level the risk policy alone gives `score`: a malicious package's level is the worse
+    of its malicious and risk levels, and its reasons must not borrow the malicious one."""
+    from scorer.policy import Policy, threshold_level
+
+    risk = doc["policy"]["risk"]
+    return threshold_level(score, risk["warn"], risk["error"], Policy(risk["value"])).value
+
+
+def _malicious_level(doc: Mapping[str, Any]) -> str:
+    from scorer.policy import Policy, finding_level
+
+    return finding_level(Policy(doc["policy"]["malicious"]["value"])).value
+
+
+def _malicious_rule(rule_id: str) -> dict[str, Any]:
+    text = f"Known malicious package version ({rule_id})"
+    return {
+        "id": rule_id,
+        "name": "MaliciousPackageVersion",
+        "shortDescription": {"text": text},
+        # GitHub code scanning requires fullDescription and help (Multitool rule GH2012).
+        "fullDescription": {
+            "text": f"The locked version is named by the malicious-package advisory {rule_id}."
+        },
+        "help": {
+            "text": "Remove or replace this version and treat any machine that installed it "
+            "as compromised; see the advisory for what the malware does."
+        },
+        "helpUri": f"https://osv.dev/vulnerability/{rule_id}",
+        "properties": {"tags": ["security", "malware"]},
+    }
+
+
+def _reason_rule(feature: str, meaning: str) -> dict[str, Any]:
+    return {
+        "id": f"provscore/{feature}",
+        "name": "".join(w.title() for w in feature.split("_")),
+        "shortDescription": {"text": meaning},
+        "fullDescription": {
+            "text": f"Publication-risk reason `{feature}`: {meaning}. It adds points to the "
+            "version's risk score (0-100); the result's level comes from the score against "
+            "the risk thresholds and the risk policy."
+        },
+        "help": {
+            "text": "Review how this version was published before trusting it: compare it with "
+            "the package's earlier releases and its source repository. A reviewed version can "
+            'be suppressed with [[tool.provscore.suppress]] package = "name@version".'
+        },
+        "properties": {"tags": ["security", "supply-chain", "publication-risk"]},
+    }
 
 
 def risk_sarif(doc: Mapping[str, Any]) -> str:
     """SARIF 2.1.0: one rule per kind of reason (and per malicious incident), one result per
-    (package, reason) of every flagged or malicious version, at the package's lockfile line."""
+    (package, reason) of every flagged or malicious version, at the package's lockfile line.
+
+    A malicious incident's result has the malicious policy's level; a reason's result has the
+    level the risk policy gives the score (a reason of a malicious version scoring under the
+    thresholds is a note, not an error)."""
     from scorer.features import FEATURES
 
     meaning = {f.name: f.meaning for f in FEATURES}
@@ -142,6 +209,7 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
         text = path.read_text(encoding="utf-8-sig")
     except OSError:
         text = ""
+    malicious_level = _malicious_level(doc)
     rules: dict[str, dict[str, Any]] = {}
     results = []
     for pkg in doc["packages"]:
@@ -154,43 +222,24 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
         found: list[tuple[str, str, str]] = []  # (rule id, message, level)
         for incident in (pkg["malicious"] or {}).get("incidents", []):
             rule_id = incident["ids"][0]
-            rules.setdefault(
-                rule_id,
-                {
-                    "id": rule_id,
-                    "name": "MaliciousPackageVersion",
-                    "shortDescription": {"text": f"Known malicious package version ({rule_id})"},
-                    "helpUri": f"https://osv.dev/vulnerability/{rule_id}",
-                    "properties": {"tags": ["security", "malware"]},
-                },
-            )
-            found.append(
-                (
-                    rule_id,
-                    f"{spec} is a known malicious release ({', '.join(incident['ids'])})",
-                    "error" if pkg["level"] == "error" else pkg["level"],
-                )
-            )
+            rules.setdefault(rule_id, _malicious_rule(rule_id))
+            message = f"{spec} is a known malicious release ({', '.join(incident['ids'])})"
+            if incident["summary"]:
+                message += f": {incident['summary']}"
+            found.append((rule_id, message, malicious_level))
         if pkg["score"] is not None and pkg["reasons"]:
+            level = _risk_level(doc, pkg["score"])
             for reason in pkg["reasons"]:
-                rule_id = f"provscore/{reason['feature']}"
-                rules.setdefault(
-                    rule_id,
-                    {
-                        "id": rule_id,
-                        "name": "".join(w.title() for w in reason["feature"].split("_")),
-                        "shortDescription": {
-                            "text": meaning.get(reason["feature"], reason["feature"])
-                        },
-                        "properties": {"tags": ["security", "supply-chain", "publication-risk"]},
-                    },
+                rule = _reason_rule(
+                    reason["feature"], meaning.get(reason["feature"], reason["feature"])
                 )
+                rules.setdefault(rule["id"], rule)
                 found.append(
                     (
-                        rule_id,
+                        rule["id"],
                         f"{spec}: {reason['text']} (+{reason['points']:g} of risk score "
                         f"{pkg['score']:g})",
-                        pkg["level"],
+                        level,
                     )
                 )
         for rule_id, message, level in found:
@@ -213,22 +262,4 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
                     },
                 }
             )
-    sarif = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "provscore",
-                        "version": __version__,
-                        "informationUri": "https://example.invalid/provscore",
-                        "rules": [rules[k] for k in sorted(rules)],
-                    }
-                },
-                "results": results,
-                "columnKind": "unicodeCodePoints",
-            }
-        ],
-    }
-    return json.dumps(sarif, indent=2) + "\n"
+    return sarif_log(rules, results)

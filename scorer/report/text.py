@@ -6,6 +6,7 @@ summary or a package name cannot move the cursor, recolour the terminal or hide 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from io import StringIO
 from typing import Any
@@ -115,14 +116,25 @@ def reason_line(pkg: Mapping[str, Any], limit: int = TOP_REASONS) -> str:
         ids = ", ".join(pkg["malicious"]["ids"])
         summary = pkg["malicious"]["summary"]
         parts.append(f"MALICIOUS {ids}" + (f": {summary}" if summary else ""))
+    for hit in pkg.get("suppressed_malicious", ()):
+        parts.append(
+            f"malicious {', '.join(hit['ids'])}, suppressed: {hit['suppression']['reason']}"
+        )
     if pkg["not_scored"]:
         parts.append(f"not scored: {pkg['not_scored']}")
+    elif pkg["score"] is None and pkg["unknown"]:
+        # Listed with an unknown score only in a --diff report: say why nothing is known.
+        whys = Counter(u["why"] for u in pkg["unknown"])
+        parts.append(f"nothing known: {whys.most_common(1)[0][0]}")
     reasons = pkg["reasons"]
     parts += [f"{r['text']} (+{r['points']:g})" for r in reasons[:limit]]
     if len(reasons) > limit:
         parts.append(f"{len(reasons) - limit} more")
     if pkg["suppressed"]:
         parts.append(f"suppressed: {pkg['suppressed']['reason']}")
+    if pkg.get("reviewed"):
+        r = pkg["reviewed"]
+        parts.append(f"reviewed {r['verdict']} by {r['reviewer']} on {r['date']}: {r['reason']}")
     return "; ".join(parts)
 
 
@@ -131,7 +143,8 @@ def score_cell(pkg: Mapping[str, Any]) -> str:
         return "-"
     if pkg["score"] is None:
         return "?"
-    return f"{pkg['score']:.0f}"
+    # One decimal at most, as the reasons' points are shown: 9.5 must not read as 10.
+    return f"{round(pkg['score'], 1):g}"
 
 
 def spec_cell(pkg: Mapping[str, Any]) -> str:
@@ -144,22 +157,41 @@ def spec_cell(pkg: Mapping[str, Any]) -> str:
 
 
 def shown(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """What a person reviews first: malicious hits, flagged versions and anything scoring."""
+    """What a person reviews first: malicious hits, flagged versions and anything scoring.
+    A --diff report lists every new or changed version: those are what the reviewer is asked
+    to accept, including the ones about which nothing is known."""
+    if doc["diff"]:
+        return list(doc["packages"])
     return [
         p
         for p in doc["packages"]
-        if p["malicious"] or p["level"] != "none" or (p["score"] or 0) > 0
+        if p["malicious"]
+        or p.get("suppressed_malicious")
+        or p["level"] != "none"
+        or (p["score"] or 0) > 0
     ]
 
 
 def risk_summary(doc: Mapping[str, Any]) -> str:
+    """One line: the counts by level, what the thresholds mean under the risk policy in force,
+    and how many versions were scored from known facts, had nothing known, or cannot be."""
     c = doc["counts"]
     risk = doc["policy"]["risk"]
+    warn, error = f"{risk['warn']:g}", f"{risk['error']:g}"
+    meaning = {
+        "error": f"scores >= {warn} are warnings, >= {error} errors",
+        "warn": f"scores >= {warn} are flagged as warnings",
+        "off": f"scores are only counted: {c['at_or_above_warn']} at or above {warn}, "
+        f"{c['at_or_above_error']} at or above {error}",
+    }[risk["value"]]
+    suppressed = f", {c['suppressed']} suppressed" if c["suppressed"] else ""
+    if c.get("reviewed"):
+        suppressed += f", {c['reviewed']} reviewed"
     return (
-        f"{c['malicious']} malicious, {c['error']} error, {c['warning']} warning "
-        f"(review at >= {risk['warn']:g}, error at >= {risk['error']:g} under risk policy "
-        f"{risk['value']}); {c['scored']} scored, {c['unknown_score']} with nothing known, "
-        f"{c['not_scored']} not registry packages"
+        f"{c['malicious']} malicious, {c['error']} error, {c['warning']} warning{suppressed} "
+        f"(risk policy {risk['value']}: {meaning}); "
+        f"{c['scored']} scored, {c['unknown_score']} with nothing known, "
+        f"{c['not_scored']} not scored (not registry packages)"
     )
 
 
@@ -169,8 +201,9 @@ def _risk_source_line(source: Mapping[str, Any]) -> str:
         return f"OSV API {source['url']} ({source['records']} records)"
     if kind == "local-db":
         return f"local database {source['path']} ({source['records']} records)"
-    where = source.get("location") or "none"
-    line = f"{kind} {where}: {source['answered']}/{source['asked']} answered"
+    if source.get("location") is None:
+        return f"{kind}: not queried ({source.get('note') or 'no location'})"
+    line = f"{kind} {source['location']}: {source['answered']}/{source['asked']} answered"
     if source.get("note"):
         line += f" ({source['note']})"
     return line
@@ -178,9 +211,9 @@ def _risk_source_line(source: Mapping[str, Any]) -> str:
 
 def render_risk_text(report: RiskReport, *, pretty: bool = True) -> str:
     """The ranked table: what a person reviews first, with the top reasons of each."""
-    from scorer.report.as_json import risk_report_json
+    from scorer.report.as_json import risk_report_json, worth_reviewing
 
-    return risk_text(risk_report_json(report))
+    return risk_text(risk_report_json(report, worth_reviewing(report)))
 
 
 def risk_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 50) -> str:
@@ -221,12 +254,19 @@ def risk_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 50) -> s
         Console(file=buffer, width=width, color_system=None, highlight=False).print(table)
         lines += [line.rstrip() for line in buffer.getvalue().splitlines()]
         if len(rows) > limit:
-            lines.append(f"... {len(rows) - limit} more with a score above 0 (see --format json)")
+            lines.append(f"... {len(rows) - limit} more not shown (see --format json)")
+    elif doc["diff"]:
+        lines.append("no new or changed registry version")
     else:
         lines.append("no version scored above 0")
     for key, word in (("expired_suppressions", "expired"), ("unused_suppressions", "unused")):
         for s in doc[key]:
             target = s["id"] or s["package"]
             lines.append(safe(f"warning: {word} suppression of {target} ({s['reason']})"))
+    for key, word in (("expired_reviews", "expired"), ("unused_reviews", "unused")):
+        for r in doc.get(key, ()):
+            lines.append(
+                safe(f"warning: {word} {r['verdict']} review of {r['package']} ({r['reason']})")
+            )
     lines.append(risk_summary(doc))
     return "\n".join(lines) + "\n"
