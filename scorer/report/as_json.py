@@ -32,6 +32,18 @@ def finding_json(finding: Finding, level: str) -> dict[str, Any]:
     }
 
 
+def collision_json(finding: Finding, level: str) -> dict[str, Any]:
+    """A name collision: the advisory's package is the public one, the lockfile's is private;
+    both origins are named."""
+    from scorer.origin import ADVISORY_ORIGIN
+
+    return {
+        **finding_json(finding, level),
+        "advisory_origin": ADVISORY_ORIGIN,
+        "lockfile_origin": finding.private_origin,
+    }
+
+
 def suppression_json(s: Suppression) -> dict[str, Any]:
     return {
         "id": s.id,
@@ -57,8 +69,10 @@ def report_json(report: AuditReport) -> dict[str, Any]:
             "findings": len(report.findings),
             "affected_packages": len({f.package.key for f in report.findings}),
             "suppressed": len(report.suppressed),
+            "collisions": len(report.collisions),
         },
         "findings": [finding_json(f, report.level.value) for f in report.findings],
+        "collisions": [collision_json(f, report.collision_level.value) for f in report.collisions],
         "suppressed": [
             {**finding_json(s.finding, "suppressed"), "suppression": suppression_json(s.by)}
             for s in report.suppressed

@@ -73,6 +73,22 @@ def render_markdown(report: AuditReport, *, pretty: bool = True) -> str:
             )
         if n > MAX_ROWS:
             out.append(f"| … | | {n - MAX_ROWS} more | |")
+    if report.collisions:
+        from scorer.origin import ADVISORY_ORIGIN
+
+        out += [
+            "",
+            f"Name collisions ({report.collision_level.value}): private packages named like a"
+            f" malicious package of {ADVISORY_ORIGIN}.",
+            "",
+            "| package | version | advisories | lockfile origin |",
+            "|---|---|---|---|",
+        ]
+        for f in report.collisions[:MAX_ROWS]:
+            out.append(
+                f"| {md(f.package.name)} | {md(f.package.version)} | {md(', '.join(f.ids))} | "
+                f"{md(f.private_origin or '')} |"
+            )
     extras = []
     if report.suppressed:
         extras.append(f"{len(report.suppressed)} suppressed")

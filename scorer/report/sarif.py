@@ -120,7 +120,53 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
                 },
             }
         )
+    for f in report.collisions:
+        rules.setdefault(COLLISION_RULE["id"], COLLISION_RULE)
+        location = {"artifactLocation": {"uri": uri(path)}}
+        if line := lockfile_line(text, f.package.name, f.package.paths):
+            location["region"] = {"startLine": line}
+        results.append(
+            {
+                "ruleId": COLLISION_RULE["id"],
+                "level": _LEVEL[report.collision_level],
+                "message": {"text": collision_message(f)},
+                "locations": [{"physicalLocation": location}],
+                "partialFingerprints": {"provscore/package-incident/v1": fingerprint(f)},
+                "properties": {
+                    "package": f.package.name,
+                    "version": f.package.version,
+                    "ids": list(f.ids),
+                    "lockfile_origin": f.private_origin,
+                },
+            }
+        )
     return sarif_log(rules, results)
+
+
+COLLISION_RULE: dict[str, Any] = {
+    "id": "provscore/name-collision",
+    "name": "NameCollision",
+    "shortDescription": {"text": "Private package named like a public malicious package"},
+    "fullDescription": {
+        "text": "The lockfile resolves this package from a private registry, while a "
+        "malicious-package advisory names the public registry's package of the same name."
+    },
+    "help": {
+        "text": "Make sure every install resolves this name from the private registry (an "
+        ".npmrc scope registry), never from the public one: a misrouted install gets the "
+        "malicious package."
+    },
+    "properties": {"tags": ["security", "supply-chain", "dependency-confusion"]},
+}
+
+
+def collision_message(finding: Finding) -> str:
+    from scorer.origin import ADVISORY_ORIGIN
+
+    return (
+        f"{finding.subject} comes from the private registry {finding.private_origin}; "
+        f"{', '.join(finding.ids)} is about {ADVISORY_ORIGIN}'s package of that name"
+    )
 
 
 # -- the risk report (`provscore report`) ----------------------------------------------------

@@ -12,7 +12,7 @@ from io import StringIO
 from typing import Any
 
 from scorer.policy import listed
-from scorer.records import AuditReport, Level, RiskReport
+from scorer.records import AuditReport, Finding, Level, RiskReport
 from scorer.text import safe
 
 _LABEL = {Level.ERROR: "ERROR", Level.WARNING: "WARN", Level.NONE: "note"}
@@ -55,6 +55,17 @@ def _table(report: AuditReport, width: int = 120) -> str:
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 
+def collision_line(finding: Finding, label: str) -> str:
+    """One name collision, both origins named."""
+    from scorer.origin import ADVISORY_ORIGIN
+
+    return safe(
+        f"{label}  name collision: {finding.subject} comes from the private registry "
+        f"{finding.private_origin}; {', '.join(finding.ids)} is about {ADVISORY_ORIGIN}'s "
+        "package of that name. Make sure this name always resolves to the private registry."
+    )
+
+
 def render_text(report: AuditReport, *, pretty: bool = True) -> str:
     """The report as terminal text."""
     lock = report.lockfile
@@ -66,6 +77,9 @@ def render_text(report: AuditReport, *, pretty: bool = True) -> str:
     ]
     if listed(report.policy) and report.findings:
         lines.append(_table(report))
+    if listed(report.policy):
+        for f in report.collisions:
+            lines.append(collision_line(f, _LABEL[report.collision_level]))
     for s in report.suppressed:
         lines.append(
             safe(f"suppressed  {s.finding.subject}  {', '.join(s.finding.ids)}  ({s.by.reason})")
@@ -101,6 +115,9 @@ def render_text(report: AuditReport, *, pretty: bool = True) -> str:
         )
     else:
         lines.append("no malicious versions found")
+    if report.collisions:
+        c = len(report.collisions)
+        lines.append(f"{c} name collision{'s' if c != 1 else ''} with public malicious packages")
     return "\n".join(lines) + "\n"
 
 
