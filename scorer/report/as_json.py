@@ -1,6 +1,7 @@
-"""The JSON audit and risk reports (schemas documented in the README; `schema_version` bumps on
-change). `risk_report_json` is the one description of a `RiskReport` as data: every other format
-of the risk report (text, Markdown, SARIF, HTML) renders that dict, so they cannot disagree."""
+"""The JSON audit, risk and verification reports (schemas documented in the README;
+`schema_version` bumps on change). `risk_report_json` and `verify_report_json` are the one
+description of a `RiskReport` and a `VerifyReport` as data: every other format of those reports
+(text, Markdown, SARIF, HTML) renders that dict, so they cannot disagree."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from collections import Counter
 from typing import Any
 
 from scorer import __version__
-from scorer.records import AuditReport, Finding, Level, RankedPackage, RiskReport
+from scorer.records import (
+    AuditReport,
+    Check,
+    CheckResult,
+    Finding,
+    Level,
+    Outcome,
+    RankedPackage,
+    RiskReport,
+    VerifyReport,
+)
 from scorer.suppressions import Suppression
 
 SCHEMA_VERSION = 1
@@ -248,3 +259,101 @@ def dumps(doc: Any, *, pretty: bool) -> str:
 
 def render_risk_json(report: RiskReport, *, pretty: bool = True) -> str:
     return dumps(risk_report_json(report), pretty=pretty)
+
+
+# -- the verification report (`provscore verify`) -----------------------------------------------
+
+
+def check_json(result: CheckResult) -> dict[str, Any]:
+    """One check of one version: outcome, why (unverifiable) or detail, and its level."""
+    out: dict[str, Any] = {
+        "outcome": result.outcome.value,
+        "severity": result.severity.value,
+        "level": result.level.value,
+        "detail": result.detail,
+        "why": result.why,
+    }
+    if result.check is Check.PROVENANCE:
+        out["attestations"] = [
+            {
+                "predicate_type": a.predicate_type,
+                "status": a.status.value,
+                "why": a.why,
+                "checked": list(a.checked),
+            }
+            for a in result.attestations
+        ]
+        facts = result.provenance
+        out["provenance"] = (
+            None
+            if facts is None
+            else {
+                "repository": facts.repository,
+                "ref": facts.ref,
+                "commit": facts.commit,
+                "workflow": facts.workflow,
+                "builder": facts.builder,
+                "certificate_identity": facts.certificate_identity,
+            }
+        )
+    return out
+
+
+def verify_report_json(report: VerifyReport) -> dict[str, Any]:
+    """The one description of a `VerifyReport` as data: the text, Markdown and SARIF renderers
+    render this dict."""
+    levels = Counter(p.level for p in report.packages)
+    per_check = {
+        check.value: {
+            outcome.value: sum(
+                1
+                for p in report.packages
+                if (r := p.result(check)) is not None and r.outcome is outcome
+            )
+            for outcome in Outcome
+        }
+        for check in Check
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "provscore", "version": __version__},
+        "lockfile": str(report.lockfile.path),
+        "format": report.lockfile.format,
+        "offline": report.offline,
+        "registry": {"url": report.registry, "origin": report.registry_origin},
+        "keys": list(report.keys),
+        "policy": {"value": report.policy.value, "origin": report.policy_origin},
+        "sources": [s.to_json() for s in report.sources],
+        "counts": {
+            "packages": len(report.lockfile.packages),
+            "checked": len(report.packages),
+            "not_checked": len(report.not_checked),
+            "error": levels[Level.ERROR],
+            "warning": levels[Level.WARNING],
+            "none": levels[Level.NONE],
+            "collisions": sum(len(p.collisions) for p in report.packages),
+            "checks": per_check,
+        },
+        "packages": [
+            {
+                "name": p.package.name,
+                "version": p.package.version,
+                "aliases": list(p.package.aliases),
+                "paths": list(p.package.paths),
+                "resolved": p.package.resolved,
+                "integrity": p.package.integrity,
+                "level": p.level.value,
+                "checks": {r.check.value: check_json(r) for r in p.results},
+                "collisions": [collision_json(f, p.collision_level.value) for f in p.collisions],
+            }
+            for p in report.packages
+        ],
+        "not_checked": [
+            {"package": p.name, "version": p.version, "source": p.source.value}
+            for p in report.not_checked
+        ],
+    }
+
+
+def render_verify_json(report: VerifyReport, *, pretty: bool = True) -> str:
+    return dumps(verify_report_json(report), pretty=pretty)
