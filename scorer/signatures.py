@@ -17,6 +17,7 @@ import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from scorer.records import Check, CheckResult, LockedPackage, Outcome, Severity
@@ -41,18 +42,25 @@ class RegistryKey:
 
     def public_key(self) -> EllipticCurvePublicKey:
         """The P-256 public key; ValueError when the material is not one."""
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.hazmat.primitives.serialization import load_der_public_key
+        return _load_key(self.keyid, self.key)
 
-        try:
-            loaded = load_der_public_key(base64.b64decode(self.key, validate=True))
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"key {self.keyid} is not a DER public key: {exc}") from None
-        if not isinstance(loaded, ec.EllipticCurvePublicKey) or not isinstance(
-            loaded.curve, ec.SECP256R1
-        ):
-            raise ValueError(f"key {self.keyid} is not an ECDSA P-256 key")
-        return loaded
+
+@lru_cache(maxsize=64)
+def _load_key(keyid: str, material: str) -> EllipticCurvePublicKey:
+    # Loaded once per key, not once per signature: a lockfile has thousands of signatures and
+    # a registry a handful of keys (loading cost a quarter of each check, measured).
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    try:
+        loaded = load_der_public_key(base64.b64decode(material, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"key {keyid} is not a DER public key: {exc}") from None
+    if not isinstance(loaded, ec.EllipticCurvePublicKey) or not isinstance(
+        loaded.curve, ec.SECP256R1
+    ):
+        raise ValueError(f"key {keyid} is not an ECDSA P-256 key")
+    return loaded
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,6 +214,7 @@ def run_verify(
         from scorer.provenance import sigstore_verifier
 
         verify_bundle = sigstore_verifier()
+    at = lap("sigstore setup", at)
     allowed = config.get_str_list("verify_allowed_hosts")
     checked: list[VerifiedPackage] = []
     for pkg in registry_packages:
@@ -225,6 +226,7 @@ def run_verify(
         body_why = fetched.reason if fetched is not None else why
         scope = selection.scopes.get(pkg.name.split("/", 1)[0]) if pkg.name[:1] == "@" else None
         origin_of = scope[1] if scope is not None else selection.origin
+        at = lap("per-version setup", at)
         results = [check_integrity(pkg, dist, why)]
         at = lap("check integrity", at)
         results.append(check_signature(pkg, dist, published, keys, why))
@@ -238,6 +240,7 @@ def run_verify(
         results.append(check_origin(pkg, registry, origin_of, allowed))
         at = lap("check origin", at)
         results = [replace(r, level=check_level(r.severity, policy.policy)) for r in results]
+        at = lap("policy", at)
         found = collisions.get(pkg.key, ())
         level_c = collision_level(policy.policy) if found else Level.NONE
         checked.append(
