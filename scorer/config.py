@@ -56,6 +56,8 @@ KEYS: dict[str, Kind] = {
     # Registries whose packages are private (besides .npmrc scope registries): a malicious
     # advisory matching a package resolved from one is a name collision.
     "private_registries": Kind.STR_LIST,
+    # `report` also runs `verify`'s checks: failed ones are hard hits, provenance facts features.
+    "report_verify": Kind.BOOL,
 }
 KNOWN_KEYS = frozenset({*KEYS, "suppress"})
 SUPPRESSION_KEYS = frozenset({"id", "package", "reason", "until"})

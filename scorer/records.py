@@ -223,6 +223,8 @@ class RankedPackage:
     change: Change | None = None  # --diff: how it differs from the old lockfile
     # Malicious findings a suppression silenced: shown, never silently dropped.
     suppressed_malicious: tuple[SuppressedFinding, ...] = ()
+    # `report_verify`: the verification checks that failed (hard hits, beside malicious ones).
+    verification: tuple[CheckResult, ...] = ()
 
     @property
     def score(self) -> float | None:
@@ -250,6 +252,9 @@ class RiskReport:
     unused_suppressions: tuple[Suppression, ...] = ()
     expired_suppressions: tuple[Suppression, ...] = ()
     diff: LockDiff | None = None
+    # `report_verify`: the verification policy, and where it came from; None: not verified.
+    verify_policy: Policy | None = None
+    verify_policy_origin: str | None = None
 
 
 # -- `provscore verify` ------------------------------------------------------------------------

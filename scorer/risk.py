@@ -3,8 +3,9 @@
 read lockfile -> malicious matches (the audit gate's matcher, same database and policy) ->
 gather (registry documents as compact per-package histories, insights answers) -> features ->
 score -> rank -> policy -> suppressions. A malicious match is not a feature: it is a hard hit,
-ranked above every score. Git, file, link and workspace packages are listed as not scored, with
-why. Missing sources make facts unknown (with the reason), never an error, unless `--strict`.
+ranked above every score; so is a failed verification check when `report_verify` is on.
+Git, file, link and workspace packages are listed as not scored, with why. Missing sources
+make facts unknown (with the reason), never an error, unless `--strict`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,15 +30,18 @@ from scorer.policy import (
     threshold_level,
 )
 from scorer.records import (
+    CheckResult,
     Finding,
     Level,
     LockedPackage,
+    Outcome,
     RankedPackage,
     RiskReport,
     ScorerInfo,
     Setting,
     SourceKind,
     SuppressedFinding,
+    VerifyReport,
 )
 from scorer.suppressions import Suppression, split_suppressed
 
@@ -78,6 +82,7 @@ class ReportOptions:
     risk_policy: str | None = None
     strict: bool = False
     diff: Path | None = None
+    verify: bool | None = None  # None: config report_verify, else off
 
 
 def _threshold(option: float | None, config: Config, key: str, default: float) -> Setting:
@@ -102,7 +107,7 @@ def rank_key(entry: RankedPackage) -> tuple[int, float, str, str]:
     """Malicious hits first, then score descending (unknown scores after known ones, packages
     that cannot be scored last), then name and version."""
     pkg = entry.package
-    if entry.malicious:
+    if entry.malicious or entry.verification:
         group = 0
     elif entry.not_scored is not None:
         group = 3
@@ -230,6 +235,9 @@ def run_report(
     )
     if options.strict and evidence.unreachable:
         raise SourceUnreachable("; ".join(evidence.unreachable))
+    wanted = options.verify if options.verify is not None else config.get_bool("report_verify")
+    verified = _verify(options, offline, env, home, registry_transport) if wanted else None
+    lap("verify")
 
     rows = [
         feature_row(
@@ -261,6 +269,12 @@ def run_report(
         silenced.setdefault((p.name, p.version, p.source), []).append(sf)
     mal_level = finding_level(audit.policy)
 
+    checks: dict[tuple[str, str, SourceKind], tuple[CheckResult, ...]] = {}
+    for vp in verified.packages if verified is not None else ():
+        failed = tuple(r for r in vp.results if r.outcome is Outcome.FAILED)
+        if failed:
+            checks[(vp.package.name, vp.package.version, vp.package.source)] = failed
+
     draft: list[RankedPackage] = []
     for pkg in packages:
         ident = (pkg.name, pkg.version, pkg.source)
@@ -287,6 +301,12 @@ def run_report(
                 not_scored=NOT_SCORED[pkg.source],
                 change=changes.get(ident),
                 suppressed_malicious=tuple(silenced.get(ident, ())),
+            )
+        if ident in checks:
+            entry = replace(
+                entry,
+                verification=checks[ident],
+                level=worst(entry.level, *(r.level for r in checks[ident])),
             )
         draft.append(entry)
 
@@ -323,12 +343,35 @@ def run_report(
         unused_suppressions=unused,
         expired_suppressions=audit.expired_suppressions,
         diff=diff,
+        verify_policy=verified.policy if verified is not None else None,
+        verify_policy_origin=verified.policy_origin if verified is not None else None,
     )
     lap("rank")
     return report
 
 
 def _replace_level(entry: RankedPackage, level: Level, by: Suppression | None) -> RankedPackage:
-    from dataclasses import replace
-
     return replace(entry, level=level, suppressed=by)
+
+
+def _verify(
+    options: ReportOptions,
+    offline: bool,
+    env: Mapping[str, str],
+    home: Path,
+    transport: object | None,
+) -> VerifyReport:
+    """`provscore verify` on the same lockfile, registry, cache and offline choice."""
+    from scorer.verify import VerifyOptions, run_verify
+
+    return run_verify(
+        VerifyOptions(
+            lockfile=options.lockfile,
+            registry=options.registry,
+            offline=offline,
+            cache_dir=options.cache_dir,
+        ),
+        env=env,
+        home=home,
+        registry_transport=transport,  # type: ignore[arg-type]
+    )

@@ -119,7 +119,7 @@ def _plain(value: object) -> object:
     return value
 
 
-def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
+def ranked_json(entry: RankedPackage, rank: int, verified: bool = False) -> dict[str, Any]:
     pkg = entry.package
     malicious = None
     if entry.malicious:
@@ -146,7 +146,7 @@ def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
         for key, (value, source) in (sorted(row.facts.items()) if row is not None else ())
     }
     change = entry.change
-    return {
+    out = {
         "rank": rank,
         "name": pkg.name,
         "version": pkg.version,
@@ -177,6 +177,11 @@ def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
         "unknown": unknown,
         "facts": facts,
     }
+    if verified:  # report_verify: the failed checks, hard hits beside malicious ones
+        out["verification"] = [
+            {"check": r.check.value, **check_json(r)} for r in entry.verification
+        ]
+    return out
 
 
 def risk_report_json(report: RiskReport) -> dict[str, Any]:
@@ -192,7 +197,7 @@ def risk_report_json(report: RiskReport) -> dict[str, Any]:
             "unchanged": report.diff.unchanged,
             "removed": len(report.diff.removed),
         }
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "provscore", "version": __version__},
         "lockfile": str(report.lockfile.path),
@@ -244,10 +249,22 @@ def risk_report_json(report: RiskReport) -> dict[str, Any]:
                 1 for p in report.packages if p.not_scored is None and p.score is None
             ),
         },
-        "packages": [ranked_json(p, i) for i, p in enumerate(report.packages, start=1)],
+        "packages": [
+            ranked_json(p, i, report.verify_policy is not None)
+            for i, p in enumerate(report.packages, start=1)
+        ],
         "unused_suppressions": [suppression_json(s) for s in report.unused_suppressions],
         "expired_suppressions": [suppression_json(s) for s in report.expired_suppressions],
     }
+    if report.verify_policy is not None:
+        doc["policy"]["verify"] = {  # type: ignore[index]
+            "value": report.verify_policy.value,
+            "origin": report.verify_policy_origin,
+        }
+        doc["counts"]["verification_failed"] = sum(  # type: ignore[index]
+            1 for p in report.packages if p.verification
+        )
+    return doc
 
 
 def dumps(doc: Any, *, pretty: bool) -> str:

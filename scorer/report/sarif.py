@@ -257,7 +257,7 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
     rules: dict[str, dict[str, Any]] = {}
     results = []
     for pkg in doc["packages"]:
-        if not pkg["malicious"] and pkg["level"] == "none":
+        if not pkg["malicious"] and not pkg.get("verification") and pkg["level"] == "none":
             continue
         location: dict[str, Any] = {"artifactLocation": {"uri": uri(path)}}
         if (line := lockfile_line(text, pkg["name"], pkg["paths"])) is not None:
@@ -271,6 +271,10 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
             if incident["summary"]:
                 message += f": {incident['summary']}"
             found.append((rule_id, message, malicious_level))
+        for failed in pkg.get("verification", ()):
+            rule = _check_rule(failed["check"])
+            rules.setdefault(rule["id"], rule)
+            found.append((rule["id"], f"{spec}: {failed['detail']}", failed["level"]))
         if pkg["score"] is not None and pkg["reasons"]:
             level = _risk_level(doc, pkg["score"])
             for reason in pkg["reasons"]:

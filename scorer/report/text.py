@@ -133,6 +133,8 @@ def reason_line(pkg: Mapping[str, Any], limit: int = TOP_REASONS) -> str:
         ids = ", ".join(pkg["malicious"]["ids"])
         summary = pkg["malicious"]["summary"]
         parts.append(f"MALICIOUS {ids}" + (f": {summary}" if summary else ""))
+    for failed in pkg.get("verification", ()):
+        parts.append(f"VERIFY FAILED {failed['check']}: {failed['detail']}")
     for hit in pkg.get("suppressed_malicious", ()):
         parts.append(
             f"malicious {', '.join(hit['ids'])}, suppressed: {hit['suppression']['reason']}"
