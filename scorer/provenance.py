@@ -30,6 +30,7 @@ from scorer.records import (
     CheckResult,
     LockedPackage,
     Outcome,
+    ProvenanceChange,
     ProvenanceFacts,
     Severity,
 )
@@ -475,3 +476,43 @@ def _one_line(exc: Exception) -> str:
     if "inclusionProof" in text:
         text += " (the transparency log entry has no inclusion proof)"
     return text[:300]
+
+
+def workflow_file(facts: ProvenanceFacts) -> str | None:
+    """The workflow without its ref: `o/r/.github/workflows/x.yml` (the ref changes with
+    every release, the file should not)."""
+    return facts.workflow.rsplit("@", 1)[0] if facts.workflow else None
+
+
+def provenance_change(
+    current: CheckResult,
+    listed: bool,
+    previous_version: str | None,
+    previous: CheckResult | None,
+) -> ProvenanceChange:
+    """Whether this version's provenance (`listed`: it has attestations) names another
+    repository or workflow than the last earlier version with provenance (`previous`, checked
+    like this one). Nothing to compare is False; an unreadable side is unknown (None)."""
+    if not listed:
+        return ProvenanceChange(False, "this version has no provenance")
+    mine = current.provenance
+    if mine is None:
+        return ProvenanceChange(None, f"no provenance facts: {current.why or current.detail}")
+    if previous_version is None:
+        return ProvenanceChange(False, "no earlier version with provenance")
+    theirs = previous.provenance if previous is not None else None
+    if previous is None or theirs is None:
+        why = (previous.why or previous.detail) if previous is not None else "not fetched"
+        return ProvenanceChange(
+            None, f"{previous_version}'s provenance could not be read: {why}", previous_version
+        )
+    changes = []
+    if mine.repository != theirs.repository:
+        changes.append(f"repository {theirs.repository} -> {mine.repository}")
+    if workflow_file(mine) != workflow_file(theirs):
+        changes.append(f"workflow {workflow_file(theirs)} -> {workflow_file(mine)}")
+    if changes:
+        return ProvenanceChange(
+            True, f"against {previous_version}: " + "; ".join(changes), previous_version
+        )
+    return ProvenanceChange(False, f"same source as {previous_version}", previous_version)

@@ -325,6 +325,17 @@ class ProvenanceFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class ProvenanceChange:
+    """This version's provenance source against the last earlier version that had provenance.
+    `changed` is True when the repository or the workflow (file, not ref) differs, False when
+    neither does or there is nothing to compare, None when unknown (`detail` says why)."""
+
+    changed: bool | None
+    detail: str
+    previous_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     """The outcome of one check of one version. `detail` says what was found (both values on a
     mismatch); `why` says why an outcome is unverifiable. `level` is set by the policy."""
@@ -349,6 +360,7 @@ class VerifiedPackage:
     level: Level = Level.NONE
     collisions: tuple[Finding, ...] = ()  # malicious advisories naming this private package
     collision_level: Level = Level.NONE
+    provenance_change: ProvenanceChange | None = None
 
     def result(self, check: Check) -> CheckResult | None:
         return next((r for r in self.results if r.check is check), None)

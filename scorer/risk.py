@@ -239,6 +239,16 @@ def run_report(
     verified = _verify(options, offline, env, home, registry_transport) if wanted else None
     lap("verify")
 
+    unverified = (
+        "provenance not verified (report_verify is off)"
+        if verified is None
+        else "verify had no registry document for this version"
+    )
+    changes_by_key = {
+        vp.package.key: vp.provenance_change
+        for vp in (verified.packages if verified is not None else ())
+        if vp.package.source is SourceKind.REGISTRY
+    }
     rows = [
         feature_row(
             name,
@@ -249,6 +259,8 @@ def run_report(
             evidence.insights_missing,
             now=now,
             settings=settings,
+            provenance_change=changes_by_key.get((name, version)),
+            provenance_missing=unverified,
         )
         for name, version in keys
     ]

@@ -26,8 +26,9 @@ from scorer.lockfiles import read_lockfile
 from scorer.npmrc import HOW_TO_SET, Npmrc, RegistrySelection, load_npmrc, select_registry
 from scorer.origin import check_origin, private_origin, private_registries
 from scorer.policy import VERIFY, check_level, collision_level, exit_code, resolve
-from scorer.provenance import SigstoreVerify, check_provenance
+from scorer.provenance import SigstoreVerify, check_provenance, provenance_change
 from scorer.records import (
+    CheckResult,
     Finding,
     Level,
     LockedPackage,
@@ -201,7 +202,10 @@ def run_verify(
     at = lap("fetch keys", at)
     dists = {p.key: _dist(documents[p.name], p) for p in registry_packages}
     listed = [k for k, (dist, _, _) in dists.items() if dist is not None and "attestations" in dist]
-    attestations = client.fetch_attestations_sync(listed) if listed else {}
+    # The last earlier version with provenance of each attested one: their sources are compared.
+    previous = {k: _previous_attested(documents[k[0]].document, k[1]) for k in listed}
+    wanted = sorted({*listed, *((k[0], v) for k, v in previous.items() if v is not None)})
+    attestations = client.fetch_attestations_sync(wanted) if wanted else {}
     at = lap("fetch attestations", at)
     private = private_registries(
         selection.url, selection.scopes, config.get_str_list("private_registries")
@@ -239,6 +243,16 @@ def run_verify(
         at = lap("check provenance", at)
         results.append(check_origin(pkg, registry, origin_of, allowed))
         at = lap("check origin", at)
+        change = None
+        if dist is not None:
+            before = previous.get(pkg.key)
+            earlier = None
+            if before is not None:
+                earlier = _check_previous(
+                    documents[pkg.name], pkg.name, before, attestations, keys, verify_bundle
+                )
+            change = provenance_change(results[2], "attestations" in dist, before, earlier)
+        at = lap("provenance change", at)
         results = [replace(r, level=check_level(r.severity, policy.policy)) for r in results]
         at = lap("policy", at)
         found = collisions.get(pkg.key, ())
@@ -250,6 +264,7 @@ def run_verify(
                 _worst([r.level for r in results] + [level_c]),
                 found,
                 level_c,
+                change,
             )
         )
     stats = client.stats
@@ -322,3 +337,54 @@ def _dist(fetched: FetchResult, pkg: LockedPackage) -> tuple[dict[str, Any] | No
     times = document.get("time")
     published = parse_time(times.get(pkg.version)) if isinstance(times, Mapping) else None
     return dist, published, ""
+
+
+def _previous_attested(document: Mapping[str, Any] | None, version: str) -> str | None:
+    """The latest version published before `version` whose dist lists attestations; None when
+    there is none or publish times are missing."""
+    if document is None:
+        return None
+    times, versions = document.get("time"), document.get("versions")
+    if not isinstance(times, Mapping) or not isinstance(versions, Mapping):
+        return None
+    mine = parse_time(times.get(version))
+    if mine is None:
+        return None
+    best: tuple[Any, str] | None = None
+    for other, manifest in versions.items():
+        dist = manifest.get("dist") if isinstance(manifest, Mapping) else None
+        when = parse_time(times.get(other))
+        if (
+            other != version
+            and isinstance(dist, Mapping)
+            and "attestations" in dist
+            and when is not None
+            and when < mine
+            and (best is None or when > best[0])
+        ):
+            best = (when, other)
+    return best[1] if best else None
+
+
+def _check_previous(
+    fetched: FetchResult,
+    name: str,
+    version: str,
+    attestations: Mapping[tuple[str, str], FetchResult],
+    keys: KeySet,
+    verify_bundle: SigstoreVerify | None,
+) -> CheckResult:
+    """The provenance check of an earlier version, for its source facts."""
+    earlier = LockedPackage(name, version, SourceKind.REGISTRY)
+    dist, published, why = _dist(fetched, earlier)
+    answer = attestations.get((name, version))
+    body = answer.document if answer is not None else None
+    return check_provenance(
+        earlier,
+        dist,
+        body,
+        answer.reason if answer is not None else why,
+        keys,
+        verify_bundle or _no_sigstore,
+        published,
+    )

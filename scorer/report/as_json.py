@@ -362,6 +362,13 @@ def verify_report_json(report: VerifyReport) -> dict[str, Any]:
                 "level": p.level.value,
                 "checks": {r.check.value: check_json(r) for r in p.results},
                 "collisions": [collision_json(f, p.collision_level.value) for f in p.collisions],
+                "provenance_change": None
+                if p.provenance_change is None
+                else {
+                    "changed": p.provenance_change.changed,
+                    "detail": p.provenance_change.detail,
+                    "previous_version": p.provenance_change.previous_version,
+                },
             }
             for p in report.packages
         ],
