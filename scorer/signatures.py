@@ -185,11 +185,11 @@ def check_integrity(
             why="the registry document gives no dist.integrity or dist.shasum for this version",
         )
     common = next((a for a in ALGORITHMS if a in locked and a in published), None)
-    if common is None:
+    if common is None:  # e.g. an old version the registry lists with a sha1 shasum only
         return CheckResult(
             check,
             Outcome.UNVERIFIABLE,
-            Severity.SOFT,
+            Severity.NONE,
             why=f"no common algorithm: the lockfile has {', '.join(sorted(locked))}, the "
             f"registry {', '.join(sorted(published))}",
         )
