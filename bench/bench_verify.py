@@ -101,7 +101,7 @@ def show(label: str, wall: float, timings: dict[str, float]) -> None:
         f"({timings['_verified_signatures']:.0f} signatures verified)"
     )
     stages = ("read", "fetch documents", "fetch keys", "fetch attestations", "name collisions")
-    for stage in (*stages, "sigstore setup", "per-version setup", "policy"):
+    for stage in (*stages, "sigstore setup", "per-version setup", "provenance change", "policy"):
         print(f"  {stage:22} {timings.get(stage, 0.0):7.3f} s")
     for check in CHECKS:
         seconds = timings.get(f"check {check}", 0.0)
