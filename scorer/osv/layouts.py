@@ -33,7 +33,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import ijson
 import orjson
 
 from scorer.errors import InputError
@@ -311,7 +310,10 @@ def read_member(fd: int, where: Path, name: str, position: int) -> bytes:
     within the size and ratio caps as declared and as actually inflated (counted while it is
     read, in chunks: the declared size is not trusted alone), as long as declared, with its
     CRC (checked by `zipfile`)."""
-    archive = _archive(fd, where)
+    return _member_bytes(_archive(fd, where), where, name, position)
+
+
+def _member_bytes(archive: zipfile.ZipFile, where: Path, name: str, position: int) -> bytes:
     infos = archive.infolist()
     label = f"{name}: "
     if not 0 <= position < len(infos) or infos[position].filename != name:
@@ -411,8 +413,10 @@ def unit_records(
         yield from _json_records(location, fd)
     elif unit.kind == "zip":
         assert fd is not None
+        archive = _archive(fd, location)
         for name, position in unit.items:
-            record = _decode(read_member(fd, location, name, position), location, name)
+            data = _member_bytes(archive, location, name, position)
+            record = _decode(data, location, name)
             yield record, ["z", name, position], name
     else:
         root = os.path.join(location, "")  # plain strings: pathlib costs more than the read
@@ -509,6 +513,8 @@ def _json_records(where: Path, fd: int) -> Iterator[tuple[Any, Locator, None]]:
     record is found again by streaming the file to it (see `read_records`). Numbers are
     ijson's exact ones (`use_float` would refuse integers past 64 bits, which the json module
     reads): integers, and Decimal for the others, which `plain_numbers` makes floats."""
+    import ijson  # here: 20 ms of start-up that a merge-format file, a tree or a zip never need
+
     source = _PositionalFile(fd, where, budget=MAX_RECORD_BYTES + 2 * _JSON_CHUNK)
     started = False
     try:
@@ -559,6 +565,8 @@ def _object_records(
     """The records of a JSON object, from ijson's events after its `start_map`: the events of
     each top-level value go to ijson's object builder (a container's as records, one by one;
     any other's whole, kept in case the object is one record)."""
+    import ijson
+
     others: dict[str, Any] = {}
     streamed: str | None = None
     for _, event, key in events:
@@ -614,6 +622,8 @@ def _syntax_error(where: Path, fd: int, exc: Exception, started: bool) -> InputE
 def _error_line(where: Path, fd: int) -> int | None:
     """The line at which ijson stops on the file: the file fed to it again line by line (an
     invalid file only, so its second reading costs nothing to a valid one)."""
+    import ijson
+
     events = ijson.sendable_list()
     parser = ijson.basic_parse_coro(events)
     handle = _reader(fd, where)
