@@ -21,6 +21,7 @@ from scorer.osv.versions import (
     canonical_version,
     parse_version,
     range_from_osv,
+    version_core,
 )
 from scorer.records import LockedPackage, SourceKind
 
@@ -100,7 +101,11 @@ class AffectedPackage:
     def affects(self, version: str) -> bool:
         if self.all_versions:
             return True
-        if version in self.versions or canonical_version(version) in self.versions:
+        if (
+            version in self.versions
+            or canonical_version(version) in self.versions
+            or version_core(version) in self.versions
+        ):
             return True
         key = parse_version(version)
         if key is None:
@@ -136,7 +141,10 @@ def parse_affected(entry: object) -> AffectedPackage | None:
         raise RecordError(f"a range of {name}: {exc}") from None
     versions = frozenset(raw_versions)
     if versions:
+        # Listed versions are matched without build metadata as well: "5.6.1+build" listed
+        # still reports the 5.6.1 (or 5.6.1+other) a lockfile installs.
         versions |= {canonical_version(v) for v in raw_versions}
+        versions |= {version_core(v) for v in raw_versions}
     return AffectedPackage(name, versions, ranges, not raw_versions and not raw_ranges)
 
 

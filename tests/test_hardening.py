@@ -1,0 +1,78 @@
+"""Regression tests for issue 9: each attack that got past provscore (or crashed it) replayed
+against the CLI or the function that failed, so that it stays fixed. Offline and local only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(cwd / "home"),
+        "PROVSCORE_COMPROMISED_DB": str(cwd / "none.json"),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "scorer", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def mal(ident: str, name: str, versions: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "modified": "2025-09-08T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "npm", "name": name}, "versions": versions}],
+        **extra,
+    }
+
+
+def lockfile(tmp: Path, entries: dict[str, dict[str, Any]]) -> Path:
+    packages: dict[str, Any] = {"": {"name": "app", "version": "1.0.0"}}
+    for where, entry in entries.items():
+        packages[f"node_modules/{where}"] = entry
+    path = tmp / "package-lock.json"
+    path.write_text(json.dumps({"name": "app", "lockfileVersion": 3, "packages": packages}))
+    return path
+
+
+def tarball(name: str, version: str) -> str:
+    return f"https://registry.example.invalid/{name}/-/{name.rsplit('/', 1)[-1]}-{version}.tgz"
+
+
+def audit_json(tmp: Path, lock: Path, db: Path, *extra: str) -> tuple[int, Any, str]:
+    done = run_cli("audit", str(lock), "--db", str(db), "--format", "json", *extra, cwd=tmp)
+    try:
+        body = json.loads(done.stdout)
+    except ValueError:
+        body = None
+    return done.returncode, body, done.stderr
+
+
+# --- gates an attacker could talk past ----------------------------------------------------
+
+
+def test_build_metadata_does_not_hide_a_listed_version(tmp_path: Path) -> None:
+    db = tmp_path / "db.json"
+    db.write_text(json.dumps([mal("MAL-2025-1", "chalk", ["5.6.1"])]))
+    lock = lockfile(
+        tmp_path, {"chalk": {"version": "5.6.1+evil", "resolved": tarball("chalk", "5.6.1+evil")}}
+    )
+    code, body, err = audit_json(tmp_path, lock, db)
+    assert code == 1, err
+    assert "MAL-2025-1" in json.dumps(body)
