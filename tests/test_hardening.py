@@ -76,3 +76,17 @@ def test_build_metadata_does_not_hide_a_listed_version(tmp_path: Path) -> None:
     code, body, err = audit_json(tmp_path, lock, db)
     assert code == 1, err
     assert "MAL-2025-1" in json.dumps(body)
+
+
+def test_a_registry_tarball_of_another_version_is_checked_as_that_version(tmp_path: Path) -> None:
+    db = tmp_path / "db.json"
+    db.write_text(json.dumps([mal("MAL-2025-1", "chalk", ["5.6.1"])]))
+    lock = lockfile(
+        tmp_path, {"chalk": {"version": "5.6.0", "resolved": tarball("chalk", "5.6.1")}}
+    )
+    code, body, err = audit_json(tmp_path, lock, db)
+    assert code == 1, err
+    assert "MAL-2025-1" in json.dumps(body)
+    assert "recorded as version '5.6.0' but resolved from the registry tarball of 5.6.1" in err
+    assert body is not None
+    assert any("registry tarball of 5.6.1" in w for w in body["lockfile_warnings"])

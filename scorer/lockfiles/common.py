@@ -107,6 +107,24 @@ def is_registry_tarball(url: str, name: str, version: str) -> bool:
     return path.endswith(f"/{name}/-/{base}-{version}.tgz")
 
 
+def registry_tarball_version(url: str, name: str) -> str | None:
+    """The version a registry download URL of `name` names (`<registry>/<name>/-/<base>-<v>.tgz`),
+    or None when `url` is not one. That version is what gets installed, whatever the entry's
+    `version` field claims."""
+    if not url.startswith(("https://", "http://")):
+        return None
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    if "%" in path:
+        path = unquote(path)
+    base = name.rsplit("/", 1)[-1]
+    marker = f"/{name}/-/{base}-"
+    at = path.rfind(marker)
+    if at == -1 or not path.endswith(".tgz"):
+        return None
+    version = path[at + len(marker) : -len(".tgz")]
+    return version if len(version) <= 256 and _SEMVER_MATCH(version) else None
+
+
 def classify_url(path: Path, what: str, url: str) -> SourceKind | None:
     """The source kind a resolved URL or spec implies on its own, or None for an http(s) URL
     whose meaning depends on the package (registry download or remote tarball).
@@ -222,6 +240,8 @@ class Collector:
             resolved = self._checked(resolved, "resolved", real, ver, line)
         if integrity is not None and (not integrity or not self._text_ok(integrity)):
             integrity = self._checked(integrity, "integrity", real, ver, line)
+        if source is SourceKind.TARBALL and resolved is not None:
+            source, ver = self._installed(real, ver, resolved, where)
         key = (real, ver, source)
         occ = self._seen.get(key)
         if occ is None:
@@ -237,6 +257,23 @@ class Collector:
         if alias:
             occ.aliases.add(alias)
         occ.paths.append(where)
+
+    def _installed(
+        self, name: str, version: str, resolved: str, where: str
+    ) -> tuple[SourceKind, str]:
+        """An entry filed as a remote tarball whose `resolved` is the registry download of
+        another version (`version` says 5.6.0, the URL fetches 5.6.1): the URL is what npm
+        installs, so the package is checked as that registry version, and the mismatch, which
+        no package manager writes on its own, is reported."""
+        installed = registry_tarball_version(resolved, name)
+        if installed is None:
+            return SourceKind.TARBALL, version
+        self.warn(
+            f"{where}: {name} is recorded as version {_shown(version)} but resolved from the "
+            f"registry tarball of {installed}: checked as {name}@{installed} (the lockfile was "
+            "edited or tampered with)"
+        )
+        return SourceKind.REGISTRY, installed
 
     @staticmethod
     def _text_ok(text: object) -> bool:
