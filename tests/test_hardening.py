@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -90,3 +92,47 @@ def test_a_registry_tarball_of_another_version_is_checked_as_that_version(tmp_pa
     assert "recorded as version '5.6.0' but resolved from the registry tarball of 5.6.1" in err
     assert body is not None
     assert any("registry tarball of 5.6.1" in w for w in body["lockfile_warnings"])
+
+
+def _chalk_db(tmp: Path, withdrawn: object) -> tuple[Path, Path]:
+    db = tmp / "db.json"
+    db.write_text(json.dumps([mal("MAL-2025-1", "chalk", ["5.6.1"], withdrawn=withdrawn)]))
+    lock = lockfile(tmp, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}})
+    return db, lock
+
+
+def test_a_withdrawal_in_the_future_has_not_happened_yet(tmp_path: Path) -> None:
+    db, lock = _chalk_db(tmp_path, "2099-01-01T00:00:00Z")
+    code, body, err = audit_json(tmp_path, lock, db)
+    assert code == 1, err
+    assert "MAL-2025-1" in json.dumps(body)
+
+
+def test_a_past_withdrawal_still_withdraws(tmp_path: Path) -> None:
+    db, lock = _chalk_db(tmp_path, "2025-09-09T00:00:00Z")
+    code, body, err = audit_json(tmp_path, lock, db)
+    assert code == 0, err
+    assert body["findings"] == []
+
+
+@pytest.mark.parametrize(
+    "withdrawn", [1, "garbage", "", "2025-09-09", True, "2025-13-01T00:00:00Z"]
+)
+def test_a_withdrawn_value_that_is_not_a_time_makes_the_record_invalid(
+    tmp_path: Path, withdrawn: object
+) -> None:
+    db, lock = _chalk_db(tmp_path, withdrawn)
+    code, _, err = audit_json(tmp_path, lock, db)
+    assert code == 2, err
+    assert "MAL-2025-1" in err and "not an RFC 3339 time" in err and "Traceback" not in err
+
+
+def test_withdraws_is_decided_at_the_injected_time() -> None:
+    from datetime import UTC, datetime
+
+    from scorer.osv.advisories import withdraws
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert withdraws("2025-12-31T23:59:59Z", at)
+    assert not withdraws("2026-01-01T00:00:01Z", at)
+    assert not withdraws("garbage", at) and not withdraws(1, at) and not withdraws(None, at)
