@@ -136,3 +136,28 @@ def test_withdraws_is_decided_at_the_injected_time() -> None:
     assert withdraws("2025-12-31T23:59:59Z", at)
     assert not withdraws("2026-01-01T00:00:01Z", at)
     assert not withdraws("garbage", at) and not withdraws(1, at) and not withdraws(None, at)
+
+
+def test_a_lying_osv_server_answering_with_another_record_is_refused() -> None:
+    import httpx
+
+    from scorer.errors import SourceUnreachable
+    from scorer.osv.client import query_osv
+    from scorer.records import LockedPackage, SourceKind
+
+    forged = mal("MAL-2025-9", "chalk", ["5.6.1"], withdrawn="2025-01-01T00:00:00Z")
+    forged["modified"] = "2030-01-01T00:00:00Z"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/querybatch":
+            return httpx.Response(200, json={"results": [{"vulns": [{"id": "MAL-2025-1"}]}]})
+        assert request.url.path == "/v1/vulns/MAL-2025-1"
+        return httpx.Response(200, json=forged)
+
+    chalk = LockedPackage("chalk", "5.6.1", SourceKind.REGISTRY)
+    with pytest.raises(SourceUnreachable, match="answered with record 'MAL-2025-9'"):
+        query_osv([chalk], "http://osv.example.invalid", transport=httpx.MockTransport(answer))
+    # An answer under an alias of the id asked for is the same incident, and is kept.
+    forged["aliases"] = ["MAL-2025-1"]
+    result = query_osv([chalk], "http://osv.example.invalid", transport=httpx.MockTransport(answer))
+    assert [a.id for a in result.advisories] == ["MAL-2025-9"]

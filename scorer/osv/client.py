@@ -183,9 +183,18 @@ class OsvClient:
     ) -> Advisory:
         def parse(body: Any) -> Advisory:
             try:
-                return Advisory.from_osv(body)
+                advisory = Advisory.from_osv(body)
             except RecordError as exc:
                 raise _Malformed(str(exc)) from None
+            # A server answering with another record (a withdrawn copy of a real advisory,
+            # say) would have it merged into the database and disarm later offline audits:
+            # the answer must be the record asked for, under its id or one of its aliases.
+            if advisory.id != ident and ident not in advisory.aliases:
+                raise SourceUnreachable(
+                    f"OSV API {self.base_url}/v1/vulns/{quote(ident, safe='')} answered with"
+                    f" record {advisory.id[:80]!r}, not {ident!r}: refusing to use the answer"
+                )
+            return advisory
 
         async with gate:
             advisory = await self._send(client, "GET", f"/v1/vulns/{quote(ident, safe='')}", parse)
