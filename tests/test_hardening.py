@@ -161,3 +161,42 @@ def test_a_lying_osv_server_answering_with_another_record_is_refused() -> None:
     forged["aliases"] = ["MAL-2025-1"]
     result = query_osv([chalk], "http://osv.example.invalid", transport=httpx.MockTransport(answer))
     assert [a.id for a in result.advisories] == ["MAL-2025-9"]
+
+
+def _chalk_audit_write(tmp: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    db = tmp / "source.json"
+    db.write_text(json.dumps([mal("MAL-2025-1", "chalk", ["5.6.1"])]))
+    lock = lockfile(tmp, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}})
+    return run_cli(
+        "audit", str(lock), "--db", str(db), "--write", str(target), "--policy", "warn", cwd=tmp
+    )
+
+
+def test_write_onto_a_symlink_updates_the_database_it_points_at(tmp_path: Path) -> None:
+    real = tmp_path / "shared" / "db.json"
+    real.parent.mkdir()
+    real.write_text(json.dumps([mal("MAL-2024-7", "left-pad", ["1.3.0"])]))
+    link = tmp_path / "project-db.json"
+    link.symlink_to(real)
+    done = _chalk_audit_write(tmp_path, link)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink()
+    ids = {r["id"] for r in json.loads(real.read_text())}
+    assert ids == {"MAL-2024-7", "MAL-2025-1"}
+
+
+def test_write_keeps_the_file_shape(tmp_path: Path) -> None:
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([mal("MAL-2024-7", "left-pad", ["1.3.0"])]))
+    assert _chalk_audit_write(tmp_path, array).returncode == 0
+    assert [r["id"] for r in json.loads(array.read_text())] == ["MAL-2024-7", "MAL-2025-1"]
+
+    keyed = tmp_path / "keyed.json"
+    keyed.write_text(
+        json.dumps({"source": "team mirror", "advisories": [mal("MAL-2024-7", "x", ["1.0.0"])]})
+    )
+    assert _chalk_audit_write(tmp_path, keyed).returncode == 0
+    document = json.loads(keyed.read_text())
+    assert document["source"] == "team mirror"
+    assert [r["id"] for r in document["advisories"]] == ["MAL-2024-7", "MAL-2025-1"]
+    assert set(document) == {"source", "advisories"}
