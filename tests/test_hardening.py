@@ -200,3 +200,46 @@ def test_write_keeps_the_file_shape(tmp_path: Path) -> None:
     assert document["source"] == "team mirror"
     assert [r["id"] for r in document["advisories"]] == ["MAL-2024-7", "MAL-2025-1"]
     assert set(document) == {"source", "advisories"}
+
+
+# --- crashes and unbounded reads -------------------------------------------------------------
+
+BIG = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("package-lock.json", '{"name":"a","lockfileVersion":' + BIG + ',"packages":{}}'),
+        ("pnpm-lock.yaml", "lockfileVersion: " + BIG + "\n"),
+        ("yarn.lock", "__metadata:\n  version: " + BIG + "\n"),
+        ("package-lock.json", "[" * 200_000 + "]" * 200_000),
+    ],
+)
+def test_huge_numbers_and_deep_nesting_in_a_lockfile_are_exit_2(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    db = tmp_path / "db.json"
+    db.write_text("[]")
+    done = run_cli("audit", name, "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and name in done.stderr
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "fifo"])
+def test_a_lockfile_that_is_a_device_or_fifo_is_refused_at_once(
+    tmp_path: Path, device: str
+) -> None:
+    lock = tmp_path / "package-lock.json"
+    if device == "fifo":
+        os.mkfifo(lock)
+    else:
+        lock.symlink_to(device)
+    db = tmp_path / "db.json"
+    db.write_text("[]")
+    done = run_cli(
+        "audit", str(lock), "--db", str(db), cwd=tmp_path
+    )  # timeout=60 is the hang guard
+    assert done.returncode == 2, done.stderr
+    assert "not a regular file" in done.stderr
