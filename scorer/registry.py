@@ -47,6 +47,11 @@ if TYPE_CHECKING:
 
     Get = Callable[[str, Mapping[str, str]], Awaitable[httpx.Response]]  # one GET, on a thread
 
+# The largest package document read (decompressed). The biggest real packuments are tens of
+# MB; a 1 GB answer (plain, chunked or a gzip bomb) is cut off here, and the package's facts
+# are unknown with that reason.
+MAX_DOCUMENT_BYTES = 256 * 2**20
+
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
@@ -161,6 +166,8 @@ class RegistryClient:
 
         import httpx
 
+        from scorer.retry import get_capped
+
         limits = httpx.Limits(
             max_connections=self.concurrency, max_keepalive_connections=self.concurrency
         )
@@ -181,7 +188,9 @@ class RegistryClient:
         ):
 
             def get(url: str, headers: Mapping[str, str]) -> Awaitable[httpx.Response]:
-                return loop.run_in_executor(pool, partial(http.get, url, headers=headers))
+                return loop.run_in_executor(
+                    pool, partial(get_capped, http, url, headers, MAX_DOCUMENT_BYTES)
+                )
 
             done = 0
 

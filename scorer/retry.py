@@ -13,7 +13,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from enum import StrEnum
@@ -151,8 +151,70 @@ async def retrying(
     return GaveUp(problem, policy.attempts)
 
 
+class UnusableBody(httpx.TransportError):
+    """An answer's body was cut off by provscore: larger (once decompressed) than the cap the
+    client set, or not decodable. A transport error, so every client retries it the same way."""
+
+
+def _kept_headers(response: httpx.Response) -> list[tuple[str, str]]:
+    # The body handed on is already decoded and whole: its encoding and framing headers no
+    # longer describe it (httpx would decompress it a second time).
+    dropped = {"content-encoding", "content-length", "transfer-encoding"}
+    return [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
+
+
+def _too_large(max_bytes: int) -> UnusableBody:
+    return UnusableBody(f"answer is larger than {max_bytes / 2**20:g} MiB once decompressed")
+
+
+async def send_capped(
+    client: httpx.AsyncClient, request: httpx.Request, max_bytes: int
+) -> httpx.Response:
+    """Send `request` and read at most `max_bytes` of decompressed body: a 1 GB answer, plain,
+    chunked or a gzip bomb, costs at most the cap (plus one decoded chunk) in memory."""
+    response = await client.send(request, stream=True)
+    try:
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _too_large(max_bytes)
+        except httpx.DecodingError as exc:
+            raise UnusableBody(f"answer cannot be decoded: {exc}") from None
+    finally:
+        await response.aclose()
+    return httpx.Response(
+        response.status_code, headers=_kept_headers(response), content=bytes(body), request=request
+    )
+
+
+def get_capped(
+    client: httpx.Client, url: str, headers: Mapping[str, str], max_bytes: int
+) -> httpx.Response:
+    """`send_capped` for a GET on the synchronous client (the registry client's threads)."""
+    request = client.build_request("GET", url, headers=headers)
+    response = client.send(request, stream=True)
+    try:
+        body = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _too_large(max_bytes)
+        except httpx.DecodingError as exc:
+            raise UnusableBody(f"answer cannot be decoded: {exc}") from None
+    finally:
+        response.close()
+    return httpx.Response(
+        response.status_code, headers=_kept_headers(response), content=bytes(body), request=request
+    )
+
+
 def transport_retry(exc: httpx.TransportError, what: str) -> Retry:
     """A timeout or other transport error of httpx as a `Retry` saying what failed."""
+    if isinstance(exc, UnusableBody):
+        return Retry(f"{what} {exc}")
     if isinstance(exc, httpx.TimeoutException):
         return Retry(f"{what} timed out")
     detail = f": {exc}" if str(exc) else ""

@@ -3,13 +3,16 @@ against the CLI or the function that failed, so that it stays fixed. Offline and
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,3 +246,61 @@ def test_a_lockfile_that_is_a_device_or_fifo_is_refused_at_once(
     )  # timeout=60 is the hang guard
     assert done.returncode == 2, done.stderr
     assert "not a regular file" in done.stderr
+
+
+def _bomb(kind: str, size: int) -> httpx.Response:
+    """An answer of `size` bytes of body: plain, chunked (a stream without a length) or a gzip
+    bomb (tiny on the wire)."""
+    if kind == "gzip":
+        return httpx.Response(
+            200, headers={"content-encoding": "gzip"}, content=gzip.compress(b" " * size)
+        )
+    if kind == "chunked":
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(size // 65536):
+                yield b" " * 65536
+
+        return httpx.Response(200, content=chunks())
+    return httpx.Response(200, content=b" " * size)
+
+
+@pytest.mark.parametrize("kind", ["plain", "chunked", "gzip"])
+def test_osv_answers_are_capped(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scorer.osv.client as osv_client
+    from scorer.errors import SourceUnreachable
+    from scorer.records import LockedPackage, SourceKind
+    from scorer.retry import RetryPolicy
+
+    monkeypatch.setattr(osv_client, "MAX_ANSWER_BYTES", 1 << 20)
+    seen = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return _bomb(kind, 8 << 20)
+
+    chalk = LockedPackage("chalk", "5.6.1", SourceKind.REGISTRY)
+    with pytest.raises(SourceUnreachable, match="larger than 1 MiB"):
+        osv_client.query_osv(
+            [chalk],
+            "http://osv.example.invalid",
+            transport=httpx.MockTransport(answer),
+            retry=RetryPolicy(attempts=2, base_delay=0.0, max_delay=0.0),
+        )
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip"])
+def test_registry_answers_are_capped(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scorer.registry as registry
+    from scorer.npmrc import RegistrySelection
+
+    monkeypatch.setattr(registry, "MAX_DOCUMENT_BYTES", 1 << 20)
+    client = registry.RegistryClient(
+        RegistrySelection("https://registry.example.invalid/", "--registry", True),
+        transport=httpx.MockTransport(lambda _request: _bomb(kind, 8 << 20)),
+        retries=0,
+    )
+    result = client.fetch_sync(["chalk"])["chalk"]
+    assert result.document is None
+    assert result.reason is not None and "larger than 1 MiB" in result.reason

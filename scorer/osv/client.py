@@ -25,10 +25,13 @@ from scorer.errors import SourceUnreachable
 from scorer.osv import DEFAULT_OSV_URL
 from scorer.osv.advisories import Advisory, RecordError
 from scorer.records import LockedPackage, SourceKind
-from scorer.retry import GaveUp, Retry, RetryPolicy, request_once, retrying
+from scorer.retry import GaveUp, Retry, RetryPolicy, request_once, retrying, send_capped
 
 MAX_BATCH = 1000  # the API's own limit on queries per querybatch call
 MAX_PAGES = 1000  # a guard against a server that never stops handing out page tokens
+# The largest answer read (decompressed): a querybatch page of 1000 results or one record is
+# far smaller; a 1 GB answer (plain, chunked or a gzip bomb) is cut off here and retried.
+MAX_ANSWER_BYTES = 64 * 2**20
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
@@ -214,7 +217,10 @@ class OsvClient:
         async def attempt() -> T | Retry:
             self._requests += 1
             response = await request_once(
-                lambda: client.request(method, url, json=payload), "server"
+                lambda: send_capped(
+                    client, client.build_request(method, url, json=payload), MAX_ANSWER_BYTES
+                ),
+                "server",
             )
             if isinstance(response, Retry):
                 return response
