@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +304,39 @@ def test_registry_answers_are_capped(kind: str, monkeypatch: pytest.MonkeyPatch)
     result = client.fetch_sync(["chalk"])["chalk"]
     assert result.document is None
     assert result.reason is not None and "larger than 1 MiB" in result.reason
+
+
+# --- the mock insights server ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def insights_url() -> Iterator[str]:
+    from scorer.insights.server import running_server
+
+    with running_server({}) as served:
+        yield served
+
+
+@pytest.mark.parametrize(
+    "variables", ["[" * 100_000 + "]" * 100_000, "[" * 20 + "]" * 20, '{"a":' * 20 + "1" + "}" * 20]
+)
+def test_insights_server_refuses_deeply_nested_variables(insights_url: str, variables: str) -> None:
+    body = '{"query": "{ __typename }", "variables": ' + variables + "}"
+    reply = httpx.post(insights_url, content=body, headers={"content-type": "application/json"})
+    assert reply.status_code == 400
+    assert "nested" in reply.json()["errors"][0]["message"]
+
+
+def test_insights_server_refuses_thousands_of_operations_before_validating(
+    insights_url: str,
+) -> None:
+    import time
+
+    document = "\n".join(f"query q{i} {{ __typename }}" for i in range(20_000))
+    started = time.process_time()
+    reply = httpx.post(insights_url, json={"query": document, "operationName": "q1"})
+    assert time.process_time() - started < 0.5  # the server runs in this process
+    assert reply.status_code == 400
+    few = "\n".join(f"query q{i} {{ __typename }}" for i in range(17))
+    reply = httpx.post(insights_url, json={"query": few, "operationName": "q1"})
+    assert "more than 16 operations" in reply.json()["errors"][0]["message"]
