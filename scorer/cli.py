@@ -29,6 +29,7 @@ from scorer.options import (
     PolicyOpt,
     RegistryOpt,
     SnapshotOpt,
+    TimeoutOpt,
 )
 from scorer.report.formats import AuditFormat, ListFormat, PublicationFormat, ReportFormat
 from scorer.text import safe
@@ -191,6 +192,7 @@ def audit(
     ] = AuditFormat.TEXT,
     policy: PolicyOpt = None,
     osv_url: OsvUrlOpt = None,
+    timeout: TimeoutOpt = None,
 ) -> None:
     from scorer.audit import AuditOptions, run_audit
     from scorer.errors import ConfigError
@@ -212,6 +214,7 @@ def audit(
             write=write,
             policy=policy,
             osv_url=osv_url,
+            timeout=timeout,
         ),
         progress=_progress() if osv else None,
     )
@@ -289,6 +292,7 @@ def report(
     osv_url: OsvUrlOpt = None,
     registry: RegistryOpt = None,
     insights_url: InsightsUrlOpt = None,
+    timeout: TimeoutOpt = None,
     offline: Annotated[
         bool | None,
         typer.Option(
@@ -430,6 +434,7 @@ def report(
             strict=strict,
             diff=diff,
             reviews=reviews,
+            timeout=timeout,
         ),
         timings=timings,
         progress=_progress("fetching registry documents"),

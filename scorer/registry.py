@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from scorer.features import PackageHistory
     from scorer.histories import CachedHistory, HistoryCache
-    from scorer.retry import Retry, RetryPolicy
+    from scorer.retry import Deadline, Retry, RetryPolicy
 
     Get = Callable[[str, Mapping[str, str]], Awaitable[httpx.Response]]  # one GET, on a thread
 
@@ -113,6 +113,7 @@ class RegistryClient:
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
         progress: Callable[[int, int], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         if offline and cache_dir is None and snapshot_dir is None:
             raise ConfigError("--offline needs a cache directory or --snapshot DIR to read from")
@@ -132,6 +133,7 @@ class RegistryClient:
         self._sleep = sleep
         self._jitter = jitter
         self._clock = clock
+        self.deadline = deadline  # the run's, for network work (--timeout)
 
     def _retry_policy(self) -> RetryPolicy:
         from scorer.retry import Jitter, RetryPolicy
@@ -189,7 +191,7 @@ class RegistryClient:
 
             def get(url: str, headers: Mapping[str, str]) -> Awaitable[httpx.Response]:
                 return loop.run_in_executor(
-                    pool, partial(get_capped, http, url, headers, MAX_DOCUMENT_BYTES)
+                    pool, partial(get_capped, http, url, headers, MAX_DOCUMENT_BYTES, self.deadline)
                 )
 
             done = 0
@@ -376,6 +378,7 @@ class RegistryClient:
             sleep=self._sleep or asyncio.sleep,
             rng=self._jitter,
             on_retry=count_retry,
+            deadline=self.deadline,
         )
         if isinstance(outcome, GaveUp):
             return self._failed(name, registry, f"{outcome.problem} ({outcome.after})")

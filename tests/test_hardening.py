@@ -340,3 +340,137 @@ def test_insights_server_refuses_thousands_of_operations_before_validating(
     few = "\n".join(f"query q{i} {{ __typename }}" for i in range(17))
     reply = httpx.post(insights_url, json={"query": few, "operationName": "q1"})
     assert "more than 16 operations" in reply.json()["errors"][0]["message"]
+
+
+# --- a whole-run deadline for network work ---------------------------------------------------
+
+
+class _Stall:
+    """A local HTTP server that misbehaves on every connection: `silent` reads the request and
+    never answers, `drip` sends headers and then one body byte a second, `retry_after` answers
+    429 asking for a day's wait."""
+
+    def __init__(self, kind: str) -> None:
+        import socket
+        import threading
+
+        self.kind = kind
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: Any) -> None:
+        import time
+
+        with conn:
+            try:
+                conn.recv(65536)
+                if self.kind == "retry_after":
+                    conn.sendall(
+                        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 86400\r\n"
+                        b"Content-Length: 0\r\n\r\n"
+                    )
+                    conn.recv(65536)
+                elif self.kind == "drip":
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 100000\r\n\r\n"
+                    )
+                    while not self.stopped.is_set():
+                        conn.sendall(b" ")
+                        time.sleep(1)
+                else:
+                    self.stopped.wait(300)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("kind", ["silent", "drip", "retry_after"])
+def test_audit_osv_fails_closed_at_the_deadline(tmp_path: Path, kind: str) -> None:
+    import time
+
+    server = _Stall(kind)
+    try:
+        lock = lockfile(
+            tmp_path, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}}
+        )
+        started = time.monotonic()
+        done = run_cli(
+            "audit", str(lock), "--osv", "--osv-url", server.url, "--timeout", "2", cwd=tmp_path
+        )
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert done.returncode == 3, done.stderr
+    assert "deadline" in done.stderr and "/v1/querybatch" in done.stderr
+    assert took < 2 + 5
+
+
+def test_the_timeout_comes_from_env_then_config_and_must_be_positive(tmp_path: Path) -> None:
+    import time
+
+    server = _Stall("silent")
+    try:
+        lock = lockfile(
+            tmp_path, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}}
+        )
+        (tmp_path / "provscore.toml").write_text("timeout = 1.5\n")
+        started = time.monotonic()
+        done = run_cli("audit", str(lock), "--osv", "--osv-url", server.url, cwd=tmp_path)
+        assert done.returncode == 3 and "1.5 s deadline" in done.stderr
+        done = run_cli(
+            "audit",
+            str(lock),
+            "--osv",
+            "--osv-url",
+            server.url,
+            cwd=tmp_path,
+            env={"PROVSCORE_TIMEOUT": "1"},
+        )
+        assert done.returncode == 3 and "1 s deadline" in done.stderr
+        assert time.monotonic() - started < 2.5 + 2 * 5
+    finally:
+        server.close()
+    (tmp_path / "provscore.toml").write_text("timeout = 0\n")
+    done = run_cli("audit", str(lock), "--osv", "--osv-url", "http://127.0.0.1:9", cwd=tmp_path)
+    assert done.returncode == 2 and "above 0" in done.stderr
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_report_registry_work_ends_at_the_deadline(tmp_path: Path, strict: bool) -> None:
+    import time
+
+    server = _Stall("drip")
+    try:
+        lock = lockfile(
+            tmp_path, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}}
+        )
+        db = tmp_path / "db.json"
+        db.write_text("[]")
+        started = time.monotonic()
+        args = ["report", str(lock), "--db", str(db), "--registry", server.url + "/"]
+        args += ["--timeout", "2", "--format", "json"] + (["--strict"] if strict else [])
+        done = run_cli(*args, cwd=tmp_path)
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert took < 2 + 5, done.stderr
+    assert "deadline" in done.stderr + done.stdout
+    assert done.returncode == (3 if strict else 0), done.stderr

@@ -26,6 +26,7 @@ import httpx
 from scorer.errors import ConfigError, SourceUnreachable
 from scorer.npmrc import checked_url
 from scorer.retry import (
+    Deadline,
     GaveUp,
     Jitter,
     Retry,
@@ -188,6 +189,7 @@ class InsightsClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        deadline: Deadline | None = None,
     ) -> None:
         if batch_size < 1 or concurrency < 1 or retries < 0:
             raise ConfigError("insights batch size and concurrency must be >= 1, retries >= 0")
@@ -202,6 +204,7 @@ class InsightsClient:
         self.stats = InsightsStats()
         self._sleep = sleep
         self._jitter = jitter
+        self._deadline = deadline
         self._httpx_kwargs: dict[str, Any] = {
             "timeout": timeout,
             "follow_redirects": False,  # a redirect must never carry the token elsewhere
@@ -272,7 +275,12 @@ class InsightsClient:
             self.stats.waits.append(wait)
 
         outcome = await retrying(
-            attempt, self._retry, sleep=self._sleep, rng=self._jitter, on_retry=count_retry
+            attempt,
+            self._retry,
+            sleep=self._sleep,
+            rng=self._jitter,
+            on_retry=count_retry,
+            deadline=self._deadline,
         )
         if not isinstance(outcome, GaveUp):
             return outcome

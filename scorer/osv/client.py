@@ -25,7 +25,15 @@ from scorer.errors import SourceUnreachable
 from scorer.osv import DEFAULT_OSV_URL
 from scorer.osv.advisories import Advisory, RecordError
 from scorer.records import LockedPackage, SourceKind
-from scorer.retry import GaveUp, Retry, RetryPolicy, request_once, retrying, send_capped
+from scorer.retry import (
+    Deadline,
+    GaveUp,
+    Retry,
+    RetryPolicy,
+    request_once,
+    retrying,
+    send_capped,
+)
 
 MAX_BATCH = 1000  # the API's own limit on queries per querybatch call
 MAX_PAGES = 1000  # a guard against a server that never stops handing out page tokens
@@ -93,6 +101,7 @@ class OsvClient:
         fetch_concurrency: int = 24,
         progress: Progress | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        deadline: Deadline | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be within 1..{MAX_BATCH}")
@@ -105,6 +114,7 @@ class OsvClient:
         self.fetch_concurrency = fetch_concurrency
         self._progress = progress
         self._sleep = sleep
+        self._deadline = deadline
         self._requests = 0
         self._done = 0
         self._total = 0
@@ -237,7 +247,7 @@ class OsvClient:
                 + (f": {detail}" if detail else "")
             )
 
-        outcome = await retrying(attempt, self._retry, sleep=self._sleep)
+        outcome = await retrying(attempt, self._retry, sleep=self._sleep, deadline=self._deadline)
         if isinstance(outcome, GaveUp):
             raise SourceUnreachable(
                 f"OSV API {method} {url} failed {outcome.after}: {outcome.problem}"
