@@ -483,8 +483,11 @@ class RegistryClient:
         return result
 
     def _failed(self, name: str, registry: str, reason: str) -> FetchResult:
+        from scorer.text import redact_urls
+
+        # The reason ends up in reports as why a fact is unknown: no credentials in it.
         self.stats.failures += 1
-        return FetchResult(name, registry, None, "none", reason)
+        return FetchResult(name, registry, None, "none", redact_urls(reason))
 
 
 def _reduced(

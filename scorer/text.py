@@ -7,10 +7,25 @@ shown as `\\xNN` / `\\uNNNN` escapes instead of being interpreted by the termina
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# `scheme://userinfo@`: userinfo cannot hold "/", "?", "#" or "@" unencoded (RFC 3986 3.2.1).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@")
+
+
+def redact_urls(text: str) -> str:
+    """`text` with the user name and password of every URL in it replaced by `***`: a
+    `https://user:token@host/` registry URL must never reach a terminal, log or report."""
+    if "@" not in text or "://" not in text:
+        return text
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def safe(text: str) -> str:
+    """Untrusted text for a terminal: control and format characters escaped, and the
+    credentials of any URL in it redacted."""
+    text = redact_urls(text)
     if text.isprintable() and text.isascii():
         return text
     out = []

@@ -474,3 +474,45 @@ def test_report_registry_work_ends_at_the_deadline(tmp_path: Path, strict: bool)
     assert took < 2 + 5, done.stderr
     assert "deadline" in done.stderr + done.stdout
     assert done.returncode == (3 if strict else 0), done.stderr
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "sarif", "html"])
+def test_registry_credentials_in_a_url_are_never_shown(tmp_path: Path, fmt: str) -> None:
+    lock = lockfile(
+        tmp_path, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}}
+    )
+    db = tmp_path / "db.json"
+    db.write_text("[]")
+    done = run_cli(
+        "report", str(lock), "--db", str(db), "--registry", "https://user:s3cret@127.0.0.1:9/",
+        "--timeout", "3", "--format", fmt, cwd=tmp_path,
+    )  # fmt: skip
+    if fmt in ("text", "json"):  # these name the registry, without its credentials
+        assert "***@127.0.0.1:9" in done.stdout + done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
+
+
+def test_osv_credentials_in_a_url_are_never_shown(tmp_path: Path) -> None:
+    lock = lockfile(
+        tmp_path, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}}
+    )
+    done = run_cli(
+        "audit", str(lock), "--osv", "--osv-url", "http://user:s3cret@127.0.0.1:9",
+        "--timeout", "2", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 3
+    assert "127.0.0.1:9" in done.stderr and "s3cret" not in done.stderr
+
+
+def test_redact_urls() -> None:
+    from scorer.text import redact_urls
+
+    assert redact_urls("at https://u:p%40ss@h.example.invalid/x and git+ssh://git@h/r") == (
+        "at https://***@h.example.invalid/x and git+ssh://***@h/r"
+    )
+    assert redact_urls("pkg@1.0.0 from https://h.example.invalid/a@b") == (
+        "pkg@1.0.0 from https://h.example.invalid/a@b"
+    )
