@@ -36,10 +36,15 @@ from scorer.retry import (
     status_retry,
     transport_retry,
 )
+from scorer.text import redact_urls
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 URL_ENV = "PROVSCORE_INSIGHTS_URL"
 TOKEN_ENV = "PROVSCORE_INSIGHTS_TOKEN"
+# The user's consent to send the token to an `insights_url` from a configuration file. It is an
+# environment variable, not a config key, because the configuration file may be the
+# repository's own, and a repository must not be able to consent on the user's behalf.
+TOKEN_TO_CONFIG_ENV = "PROVSCORE_INSIGHTS_TOKEN_TO_CONFIG_URL"
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_CONCURRENCY = 8
 FIELDS = ("username", "created", "tor", "tfa")
@@ -90,12 +95,20 @@ def resolve_endpoint(
     """(endpoint URL, bearer token): `--insights-url`, then `PROVSCORE_INSIGHTS_URL`, then config.
 
     No endpoint is not an error: insights facts are then unknown. A token over plain http to a
-    host other than loopback is refused, since it would travel in clear text.
+    host other than loopback is refused, since it would travel in clear text. The token goes to
+    an endpoint from the command line or the environment; to one from a configuration file
+    (which a repository brings along) only when PROVSCORE_INSIGHTS_TOKEN_TO_CONFIG_URL=1.
     """
     url = option or env.get(URL_ENV) or config or None
     token = env.get(TOKEN_ENV) or None
     if url is None:
         return None, None
+    if token and not (option or env.get(URL_ENV)) and env.get(TOKEN_TO_CONFIG_ENV) != "1":
+        raise ConfigError(
+            f"{TOKEN_ENV} is not sent to insights_url {redact_urls(url)[:120]!r} from a"
+            " configuration file, which a repository can set: pass --insights-url or"
+            f" {URL_ENV}, or set {TOKEN_TO_CONFIG_ENV}=1 to allow it"
+        )
     if token:
         return checked_url(url, f"insights endpoint carrying {TOKEN_ENV}"), token
     return checked_url(url, "insights endpoint", allow_http=True), None
