@@ -553,3 +553,30 @@ def test_the_insights_token_goes_only_to_an_endpoint_the_user_named(tmp_path: Pa
     consent = {**env, "PROVSCORE_INSIGHTS_TOKEN_TO_CONFIG_URL": "1"}
     assert resolve_endpoint(None, consent, repo_url) == (repo_url, "t0k")
     assert resolve_endpoint(None, {}, repo_url) == (repo_url, None)  # no token, nothing to keep
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inside_cwd", [True, False])
+def test_sarif_with_a_space_in_the_path_and_an_odd_id_stays_valid(
+    tmp_path: Path, inside_cwd: bool
+) -> None:
+    from test_sarif import multitool_errors
+
+    project = tmp_path / "my project"
+    project.mkdir()
+    lock = lockfile(project, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}})
+    db = tmp_path / "db.json"
+    db.write_text(json.dumps([mal("MAL-2025 1#x", "chalk", ["5.6.1"])]))
+    cwd = tmp_path if inside_cwd else tmp_path / "home"
+    cwd.mkdir(exist_ok=True)
+    done = run_cli("audit", str(lock), "--db", str(db), "--format", "sarif", cwd=cwd)
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    result = doc["runs"][0]["results"][0]
+    where = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert " " not in where and "my%20project/package-lock.json" in where
+    rule = doc["runs"][0]["tool"]["driver"]["rules"][0]
+    assert rule["helpUri"].endswith("/MAL-2025%201%23x")
+    assert multitool_errors(doc, tmp_path) == []
