@@ -580,3 +580,14 @@ def test_sarif_with_a_space_in_the_path_and_an_odd_id_stays_valid(
     rule = doc["runs"][0]["tool"]["driver"]["rules"][0]
     assert rule["helpUri"].endswith("/MAL-2025%201%23x")
     assert multitool_errors(doc, tmp_path) == []
+
+
+def test_write_leaves_no_lock_file_behind_even_when_refused(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "db.json"
+    assert _chalk_audit_write(tmp_path, target).returncode == 0
+    assert sorted(p.name for p in target.parent.iterdir()) == ["db.json"]
+    broken = tmp_path / "out" / "broken.json"
+    broken.write_text("{not json")
+    refused = _chalk_audit_write(tmp_path, broken)
+    assert refused.returncode == 2
+    assert sorted(p.name for p in target.parent.iterdir()) == ["broken.json", "db.json"]

@@ -304,14 +304,15 @@ def dump_database(advisories: Iterable[Advisory], shape: FileShape = FileShape()
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """An exclusive lock on the database at `path`, for writers (merge, update)."""
-    # The lock lives on a sidecar file: the database itself is replaced by rename, so a lock
-    # held on its old inode would not exclude a writer that opened the new one. The sidecar is
-    # never deleted, since unlinking a lock file reopens the same race.
-    lock_path = path.with_name(path.name + ".lock")
+    # The lock is held on the directory that holds the database: the database itself is
+    # replaced by rename, so a lock on its old inode would not exclude a writer that opened the
+    # new one, and a sidecar lock file would be left behind next to every database (a refused
+    # write included). Writers of other files in the same directory wait too, which is cheap.
+    directory = path.parent
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
-        raise InputError(lock_path, f"cannot open lock file: {exc.strerror or exc}") from None
+        raise InputError(directory, f"cannot open to lock: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
