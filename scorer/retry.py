@@ -280,8 +280,27 @@ def transport_retry(exc: httpx.TransportError, what: str) -> Retry:
         return Retry(f"{what} {exc}")
     if isinstance(exc, httpx.TimeoutException):
         return Retry(f"{what} timed out")
-    detail = f": {exc}" if str(exc) else ""
-    return Retry(f"{what} connection failed: {type(exc).__name__}{detail}")
+    return Retry(f"{what} connection failed: {transport_problem(exc)}")
+
+
+def transport_problem(exc: httpx.HTTPError) -> str:
+    """An httpx error in words, without Python's class names: its message, or what its kind
+    means when it has none."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    if text:
+        return text
+    for kind, words in (
+        (httpx.ConnectError, "could not connect"),
+        (httpx.ReadError, "the connection broke while reading"),
+        (httpx.WriteError, "the connection broke while sending"),
+        (httpx.RemoteProtocolError, "the server broke the HTTP protocol"),
+        (httpx.ProxyError, "the proxy failed"),
+        (httpx.DecodingError, "the answer could not be decoded"),
+        (httpx.TimeoutException, "timed out"),
+    ):
+        if isinstance(exc, kind):
+            return words
+    return "the HTTP exchange failed"
 
 
 def status_retry(response: httpx.Response, what: str) -> Retry | None:

@@ -36,3 +36,21 @@ def safe(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def json_kind(value: object) -> str:
+    """What a decoded JSON (or YAML, TOML) value is, in the words of its format rather than
+    Python's: error messages say "null", never "NoneType"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a value of an unexpected kind"

@@ -591,3 +591,30 @@ def test_write_leaves_no_lock_file_behind_even_when_refused(tmp_path: Path) -> N
     refused = _chalk_audit_write(tmp_path, broken)
     assert refused.returncode == 2
     assert sorted(p.name for p in target.parent.iterdir()) == ["broken.json", "db.json"]
+
+
+@pytest.mark.parametrize(
+    "entry", ["null", "3", '"x"', "[1]", "true"], ids=["null", "number", "string", "array", "bool"]
+)
+def test_error_messages_name_json_kinds_not_python_types(tmp_path: Path, entry: str) -> None:
+    lock = tmp_path / "package-lock.json"
+    lock.write_text(
+        '{"name":"a","lockfileVersion":3,"packages":{"":{"name":"a"},"node_modules/x":'
+        + entry
+        + "}}"
+    )
+    db = tmp_path / "db.json"
+    db.write_text("[]")
+    done = run_cli("audit", str(lock), "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 2
+    for python in ("NoneType", "int", "str", "list", "bool", "dict"):
+        assert f" {python}," not in done.stderr and f"is {python}" not in done.stderr
+
+
+def test_transport_problems_are_described_without_class_names() -> None:
+    from scorer.retry import transport_retry
+
+    assert transport_retry(httpx.ConnectError(""), "registry").problem == (
+        "registry connection failed: could not connect"
+    )
+    assert "ConnectError" not in transport_retry(httpx.ConnectError("refused"), "x").problem

@@ -280,7 +280,7 @@ class InsightsClient:
                 if isinstance(cause, httpx.TransportError):
                     return transport_retry(cause, "insights endpoint")
                 error = cause or exc
-                text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+                text = str(error).splitlines()[0][:200] if str(error) else "no detail given"
                 return Retry(f"insights endpoint gave an unusable answer: {text}")
 
         def count_retry(wait: float) -> None:

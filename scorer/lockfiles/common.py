@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from scorer.errors import InputError
 from scorer.records import LockedPackage, Lockfile, SourceKind
+from scorer.text import json_kind
 
 # npm's rules (validate-npm-package-name), relaxed the way the registry is for old packages:
 # uppercase and the characters ~'!()* are allowed, a leading dot or underscore is not.
@@ -328,7 +329,7 @@ def line_of(text: str, needle: str) -> int | None:
 
 def expect_dict(path: Path, value: object, what: str, line: int | None = None) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise InputError(path, f"{what} is {type(value).__name__}, expected an object", line)
+        raise InputError(path, f"{what} is {json_kind(value)}, expected an object", line)
     return value
 
 
