@@ -618,3 +618,10 @@ def test_transport_problems_are_described_without_class_names() -> None:
         "registry connection failed: could not connect"
     )
     assert "ConnectError" not in transport_retry(httpx.ConnectError("refused"), "x").problem
+
+
+def test_the_readme_second_command_works_in_a_new_terminal_and_says_it_needs_npm() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = readme.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
+    assert commands[1].startswith(". .venv/bin/activate && ")
+    assert "needs `npm`" in readme.split("## ", 1)[0]
