@@ -255,13 +255,15 @@ def _bomb(kind: str, size: int) -> httpx.Response:
         return httpx.Response(
             200, headers={"content-encoding": "gzip"}, content=gzip.compress(b" " * size)
         )
-    if kind == "chunked":
+    if kind in ("chunked", "streamed"):
 
         async def chunks() -> AsyncIterator[bytes]:
             for _ in range(size // 65536):
                 yield b" " * 65536
 
-        return httpx.Response(200, content=chunks())
+        # "streamed": a plain body with its length, read from the wire like a real answer
+        length = {"content-length": str(size)} if kind == "streamed" else {}
+        return httpx.Response(200, headers=length, content=chunks())
     return httpx.Response(200, content=b" " * size)
 
 
@@ -625,3 +627,28 @@ def test_the_readme_second_command_works_in_a_new_terminal_and_says_it_needs_npm
     commands = readme.split("```sh\n", 1)[1].split("```", 1)[0].splitlines()
     assert commands[1].startswith(". .venv/bin/activate && ")
     assert "needs `npm`" in readme.split("## ", 1)[0]
+
+
+@pytest.mark.parametrize("kind", ["streamed", "chunked", "gzip"])
+def test_insights_answers_are_capped(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scorer.insights.client as insights
+
+    monkeypatch.setattr(insights, "MAX_ANSWER_BYTES", 1 << 20)
+    asked_encoding = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked_encoding.append(request.headers.get("accept-encoding"))
+        return _bomb(kind, 8 << 20)
+
+    client = insights.InsightsClient(
+        "http://insights.example.invalid/graphql",
+        transport=httpx.MockTransport(answer),
+        retries=1,
+        backoff=0.0,
+        max_backoff=0.0,
+    )
+    got = client.fetch_sync([("chalk", "5.6.1")])[("chalk", "5.6.1")]
+    assert got.found is None
+    why = got.reason("tor") or ""
+    assert ("larger than 1 MiB" in why) or ("compressed (gzip)" in why), why
+    assert asked_encoding == ["identity", "identity"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from scorer.retry import (
     Retry,
     RetryPolicy,
     Stop,
+    UnusableBody,
     retrying,
     status_retry,
     transport_retry,
@@ -172,6 +173,51 @@ class _FatalStatus(Exception):
         self.status = status
 
 
+# The largest answer read. A 100-alias batch answers in a few KB; a 1 GB answer (plain,
+# chunked or gzip-bombed) stops here and counts as a failed attempt.
+MAX_ANSWER_BYTES = 16 * 2**20
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, max_bytes: int) -> None:
+        self._inner, self._max = inner, max_bytes
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        total = 0
+        async for chunk in self._inner:
+            total += len(chunk)
+            if total > self._max:
+                raise UnusableBody(f"answer is larger than {self._max / 2**20:g} MiB")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _CappedTransport(httpx.AsyncBaseTransport):
+    """Reads answers of at most `max_bytes`. gql reads the whole body inside its request, so
+    the cap sits below it, on the wire; answers are asked for uncompressed (and refused when
+    compressed anyway), so bytes on the wire are the bytes decoded: a gzip bomb cannot pass."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, max_bytes: int) -> None:
+        self._inner, self._max = inner, max_bytes
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["Accept-Encoding"] = "identity"
+        response = await self._inner.handle_async_request(request)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            await response.aclose()
+            raise UnusableBody(f"answer is compressed ({encoding[:20]}) though asked not to be")
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)  # an async transport's answer
+        response.stream = _CappedStream(stream, self._max)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 async def _check_status(response: httpx.Response) -> None:
     # gql only raises on HTTP errors when the body is not GraphQL JSON; a 503 with a JSON error
     # body would look like a query error. Classify by status first, before gql reads the body.
@@ -227,8 +273,10 @@ class InsightsClient:
                 max_connections=concurrency, max_keepalive_connections=concurrency
             ),
         }
-        if transport is not None:
-            self._httpx_kwargs["transport"] = transport
+        inner = transport or httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        )
+        self._httpx_kwargs["transport"] = _CappedTransport(inner, MAX_ANSWER_BYTES)
 
     def fetch_sync(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], InsightsAnswer]:
         return asyncio.run(self.fetch(keys))
