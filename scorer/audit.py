@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scorer.config import Config, find_config, resolve_timeout
-from scorer.errors import InputError
+from scorer.errors import ConfigError, InputError
 from scorer.lockfiles import read_lockfile
 from scorer.npmrc import checked_url
 from scorer.osv import DEFAULT_OSV_URL
@@ -147,6 +147,15 @@ def run_audit(
             options.osv_url or env.get(OSV_URL_ENV) or config.get_str("osv_url") or DEFAULT_OSV_URL,
             "OSV API URL",
         )
+        from_config = not (options.osv_url or env.get(OSV_URL_ENV)) and config.get_str("osv_url")
+        if options.write_cache and from_config:
+            # The shared database serves every project of this user; a repository's own
+            # config must not choose the server whose records go into it.
+            raise ConfigError(
+                f"--write-cache merges into your user-wide database, and osv_url comes from"
+                f" {config.path}, which a repository can set: confirm the server with"
+                f" --osv-url or {OSV_URL_ENV}, or use --write PATH for a project database"
+            )
         from scorer.retry import DEFAULT_TIMEOUT, Deadline
 
         if deadline is None:

@@ -652,3 +652,21 @@ def test_insights_answers_are_capped(kind: str, monkeypatch: pytest.MonkeyPatch)
     why = got.reason("tor") or ""
     assert ("larger than 1 MiB" in why) or ("compressed (gzip)" in why), why
     assert asked_encoding == ["identity", "identity"]
+
+
+def test_a_project_config_cannot_choose_the_server_feeding_the_shared_database(
+    tmp_path: Path,
+) -> None:
+    lock = lockfile(
+        tmp_path, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}}
+    )
+    (tmp_path / "provscore.toml").write_text('osv_url = "http://127.0.0.1:9"\n')
+    done = run_cli("audit", str(lock), "--osv", "--write-cache", "--timeout", "2", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "--write-cache" in done.stderr and "--osv-url" in done.stderr
+    # Named on the command line, the same server is the user's choice (here: unreachable).
+    done = run_cli(
+        "audit", str(lock), "--osv", "--write-cache", "--osv-url", "http://127.0.0.1:9",
+        "--timeout", "2", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
