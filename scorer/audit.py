@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scorer.config import Config, find_config
+from scorer.config import Config, find_config, resolve_timeout
 from scorer.errors import ConfigError, InputError
 from scorer.lockfiles import read_lockfile
 from scorer.npmrc import checked_url
@@ -35,6 +35,9 @@ from scorer.records import (
     SuppressedFinding,
 )
 from scorer.suppressions import split_suppressed
+
+if TYPE_CHECKING:  # scorer.retry imports httpx, which an offline audit never loads
+    from scorer.retry import Deadline
 
 DB_ENV = "PROVSCORE_COMPROMISED_DB"
 OSV_URL_ENV = "PROVSCORE_OSV_URL"
@@ -63,6 +66,7 @@ class AuditOptions:
     write: Path | None = None
     policy: str | None = None
     osv_url: str | None = None
+    timeout: float | None = None  # seconds for the network work of --osv (None: config/default)
 
 
 def incidents(
@@ -125,7 +129,10 @@ def run_audit(
     home: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     client_options: Mapping[str, Any] | None = None,
+    deadline: Deadline | None = None,
 ) -> AuditReport:
+    """The audit. Online, every OSV request ends by `deadline` (default: `--timeout` seconds
+    from now, resolved from the options, environment and config) or the run fails closed."""
     env = os.environ if env is None else env
     today = today or date.today()
     home = home or Path.home()
@@ -143,7 +150,23 @@ def run_audit(
             options.osv_url or env.get(OSV_URL_ENV) or config.get_str("osv_url") or DEFAULT_OSV_URL,
             "OSV API URL",
         )
-        result = query_osv(registry, url, progress=progress, **(client_options or {}))
+        from_config = not (options.osv_url or env.get(OSV_URL_ENV)) and config.get_str("osv_url")
+        if options.write_cache and from_config:
+            # The shared database serves every project of this user; a repository's own
+            # config must not choose the server whose records go into it.
+            raise ConfigError(
+                f"--write-cache merges into your user-wide database, and osv_url comes from"
+                f" {config.path}, which a repository can set: confirm the server with"
+                f" --osv-url or {OSV_URL_ENV}, or use --write PATH for a project database"
+            )
+        from scorer.retry import DEFAULT_TIMEOUT, Deadline
+
+        if deadline is None:
+            seconds, _ = resolve_timeout(options.timeout, env, config, DEFAULT_TIMEOUT)
+            deadline = Deadline.after(seconds)
+        result = query_osv(
+            registry, url, progress=progress, **{"deadline": deadline, **(client_options or {})}
+        )
         advisories: Sequence[Advisory] = result.advisories
         hits = match(lock.packages, advisories)
         extra = _api_only(lock.packages, hits, advisories, result.ids_by_package)

@@ -29,6 +29,7 @@ from scorer.options import (
     PolicyOpt,
     RegistryOpt,
     SnapshotOpt,
+    TimeoutOpt,
 )
 from scorer.report.formats import (
     AuditFormat,
@@ -197,6 +198,7 @@ def audit(
     ] = AuditFormat.TEXT,
     policy: PolicyOpt = None,
     osv_url: OsvUrlOpt = None,
+    timeout: TimeoutOpt = None,
 ) -> None:
     from scorer.audit import AuditOptions, run_audit
     from scorer.errors import ConfigError
@@ -218,6 +220,7 @@ def audit(
             write=write,
             policy=policy,
             osv_url=osv_url,
+            timeout=timeout,
         ),
         progress=_progress() if osv else None,
     )
@@ -295,6 +298,7 @@ def report(
     osv_url: OsvUrlOpt = None,
     registry: RegistryOpt = None,
     insights_url: InsightsUrlOpt = None,
+    timeout: TimeoutOpt = None,
     offline: Annotated[
         bool | None,
         typer.Option(
@@ -436,6 +440,7 @@ def report(
             strict=strict,
             diff=diff,
             reviews=reviews,
+            timeout=timeout,
         ),
         timings=timings,
         progress=_progress("fetching registry documents"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -59,6 +60,7 @@ KEYS: dict[str, Kind] = {
     "private_registries": Kind.STR_LIST,
     # `report` also runs `verify`'s checks: failed ones are hard hits, provenance facts features.
     "report_verify": Kind.BOOL,
+    "timeout": Kind.NON_NEGATIVE,
 }
 KNOWN_KEYS = frozenset({*KEYS, "suppress"})
 SUPPRESSION_KEYS = frozenset({"id", "package", "reason", "until"})
@@ -211,3 +213,33 @@ def _suppression(path: Path, index: int, entry: object) -> Suppression:
         except ValueError:
             raise ConfigError(f"{at}: until must be a date (YYYY-MM-DD), got {until!r}") from None
     return Suppression(reason=reason.strip(), id=ident, package=package, until=until)
+
+
+TIMEOUT_ENV = "PROVSCORE_TIMEOUT"
+
+
+def resolve_timeout(
+    option: float | None, env: Mapping[str, str], config: Config, default: float
+) -> tuple[float, str]:
+    """The run's budget in seconds for network work, and where it came from: `--timeout`, then
+    PROVSCORE_TIMEOUT, then config `timeout`, then `default`. It must be above 0."""
+    raw = env.get(TIMEOUT_ENV)
+    if option is not None:
+        value, origin = float(option), "--timeout"
+    elif raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{TIMEOUT_ENV} must be a number of seconds, got {raw[:40]!r}"
+            ) from None
+        origin = TIMEOUT_ENV
+    elif (configured := config.get_number("timeout")) is not None:
+        value, origin = configured, f"{config.path} timeout"
+    else:
+        value, origin = default, "default"
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(
+            f"{origin}: the timeout must be a number of seconds above 0, got {value:g}"
+        )
+    return value, origin

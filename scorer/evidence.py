@@ -21,6 +21,7 @@ from scorer.records import LockedPackage, SourceInfo
 if TYPE_CHECKING:
     from scorer.features import PackageHistory
     from scorer.insights.client import InsightsAnswer
+    from scorer.retry import Deadline
 
 NO_REGISTRY = (
     "no registry configured or derivable from the lockfile "
@@ -89,6 +90,7 @@ def gather_evidence(
     transport: Any = None,
     lap: Callable[[str], None] = lambda _stage: None,
     progress: Callable[[int, int], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> Evidence:
     """Registry histories and insights answers for `keys`. `lap(stage)` is the benchmark's
     timing hook (`scorer.risk.stopwatch`)."""
@@ -112,6 +114,7 @@ def gather_evidence(
             offline=offline,
             transport=transport,
             progress=progress,
+            deadline=deadline,
         )
         fetched_all = client.fetch_histories_sync(names) if names else {}
         lap("registry")
@@ -142,7 +145,7 @@ def gather_evidence(
         )
 
     answers, insights_missing, insights_source = _insights(
-        keys, config, env, insights_url, offline, snapshot_dir, strict
+        keys, config, env, insights_url, offline, snapshot_dir, strict, deadline
     )
     lap("insights")
     return Evidence(
@@ -164,6 +167,7 @@ def _insights(
     offline: bool,
     snapshot_dir: Path | None,
     strict: bool,
+    deadline: Deadline | None,
 ) -> tuple[dict[tuple[str, str], InsightsAnswer], str, SourceInfo]:
     url: str | None = None
     token: str | None = None
@@ -194,7 +198,7 @@ def _insights(
         return {}, NO_INSIGHTS, SourceInfo("insights", None, asked=len(keys), note=NO_INSIGHTS)
     from scorer.insights.client import InsightsClient
 
-    client = InsightsClient(url, token=token, strict=strict)
+    client = InsightsClient(url, token=token, strict=strict, deadline=deadline)
     answers = client.fetch_sync(keys) if keys else {}
     if snapshot is not None:
         from scorer.gather import write_insights_snapshot

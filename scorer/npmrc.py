@@ -5,8 +5,11 @@ project `.npmrc`, then the user `.npmrc`, then the origin of the lockfile's own 
 Like npm, `@scope:registry=` in an `.npmrc` sends that scope's packages to its own registry.
 Nothing is hard-coded: when no source names a registry, that is a `ConfigError` saying how to set
 one. `//host[:port]/path/:_authToken=` tokens are kept per host and handed out only for URLs on
-that same host and port, under that path. `${VAR}` in an `.npmrc` is expanded from the
-environment, as npm does; an undefined variable is an error naming the file.
+that same host and port, under that path. `${VAR}` in the user `.npmrc` is expanded from the
+environment, as npm does; an undefined variable is an error naming the file. A project `.npmrc`
+comes with the repository, so its `${VAR}` is not expanded: npm would let a repository send any
+environment variable to a host of its choosing. A token that needs one is an error saying to
+move the line to the user `.npmrc`.
 """
 
 from __future__ import annotations
@@ -83,8 +86,13 @@ def expand_env(value: str, env: Mapping[str, str], where: str) -> str:
     return _ENV_REF.sub(replace, value)
 
 
-def parse_npmrc(text: str, env: Mapping[str, str], path: Path | str = ".npmrc") -> dict[str, str]:
-    """Key/value pairs of an `.npmrc` (ini style; `;`/`#` comments; quoted values; `${VAR}`)."""
+def parse_npmrc(
+    text: str, env: Mapping[str, str], path: Path | str = ".npmrc", *, expand: bool = True
+) -> dict[str, str]:
+    """Key/value pairs of an `.npmrc` (ini style; `;`/`#` comments; quoted values; `${VAR}`
+    expanded unless `expand` is False, when references are kept as written)."""
+    if not expand:
+        env = _Literal()
     values: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -103,6 +111,16 @@ def parse_npmrc(text: str, env: Mapping[str, str], path: Path | str = ".npmrc") 
         where = f"{path}:{number}"
         values[expand_env(key, env, where)] = expand_env(value, env, where)
     return values
+
+
+class _Literal(dict[str, str]):
+    """An environment in which `${NAME}` expands to itself (what a project .npmrc sees)."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __getitem__(self, name: str) -> str:
+        return "${" + name + "}"
 
 
 def user_npmrc_path(env: Mapping[str, str]) -> Path:
@@ -128,12 +146,19 @@ def load_npmrc(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read .npmrc: {exc}") from exc
         files.append(path)
-        for key, value in parse_npmrc(text, env, path).items():
+        is_user = path == user
+        for key, value in parse_npmrc(text, env, path, expand=is_user).items():
             if key == "registry":
                 registry = (_registry_url(value, str(path)), str(path))
             elif key.startswith("@") and key.endswith(":registry"):
                 scopes[key[: -len(":registry")]] = (_registry_url(value, str(path)), str(path))
             elif key.startswith("//") and key.endswith(":_authToken"):
+                if not is_user and _ENV_REF.search(value):
+                    raise ConfigError(
+                        f"{path}: {key} uses an environment variable, which a project .npmrc"
+                        " may not: the repository would choose what is sent where. Put the"
+                        " line in your user .npmrc (~/.npmrc or $NPM_CONFIG_USERCONFIG)"
+                    )
                 tokens[_nerf(key[: -len(":_authToken")])] = value
     return Npmrc(registry, scopes, tokens, tuple(files))
 

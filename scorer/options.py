@@ -57,6 +57,17 @@ OsvUrlOpt = Annotated[
         show_default=False,
     ),
 ]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Deadline for all network work of the run. Default: $PROVSCORE_TIMEOUT, config "
+        "timeout, then 120. Past it --osv fails (exit 3) and registry/insights facts are "
+        "unknown (exit 3 under --strict).",
+        show_default=False,
+    ),
+]
 RegistryOpt = Annotated[
     str | None,
     typer.Option(

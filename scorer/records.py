@@ -108,6 +108,15 @@ class SourceInfo:
     failed: int = 0
     note: str | None = None
 
+    def __post_init__(self) -> None:
+        # Every renderer shows `location` and `note`: credentials in a URL stop here.
+        from scorer.text import redact_urls
+
+        if self.location is not None:
+            object.__setattr__(self, "location", redact_urls(self.location))
+        if self.note is not None:
+            object.__setattr__(self, "note", redact_urls(self.note))
+
     def to_json(self) -> dict[str, Any]:
         """The JSON object reports print for this source. The two audit kinds keep the shape
         `provscore audit` has always printed (schema_version 1)."""

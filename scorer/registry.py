@@ -43,9 +43,14 @@ if TYPE_CHECKING:
 
     from scorer.features import PackageHistory
     from scorer.histories import CachedHistory, HistoryCache
-    from scorer.retry import Retry, RetryPolicy
+    from scorer.retry import Deadline, Retry, RetryPolicy
 
     Get = Callable[[str, Mapping[str, str]], Awaitable[httpx.Response]]  # one GET, on a thread
+
+# The largest package document read (decompressed). The biggest real packuments are tens of
+# MB; a 1 GB answer (plain, chunked or a gzip bomb) is cut off here, and the package's facts
+# are unknown with that reason.
+MAX_DOCUMENT_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,7 @@ class RegistryClient:
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
         progress: Callable[[int, int], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         if offline and cache_dir is None and snapshot_dir is None:
             raise ConfigError("--offline needs a cache directory or --snapshot DIR to read from")
@@ -127,6 +133,7 @@ class RegistryClient:
         self._sleep = sleep
         self._jitter = jitter
         self._clock = clock
+        self.deadline = deadline  # the run's, for network work (--timeout)
 
     def _retry_policy(self) -> RetryPolicy:
         from scorer.retry import Jitter, RetryPolicy
@@ -161,6 +168,8 @@ class RegistryClient:
 
         import httpx
 
+        from scorer.retry import get_capped
+
         limits = httpx.Limits(
             max_connections=self.concurrency, max_keepalive_connections=self.concurrency
         )
@@ -181,7 +190,9 @@ class RegistryClient:
         ):
 
             def get(url: str, headers: Mapping[str, str]) -> Awaitable[httpx.Response]:
-                return loop.run_in_executor(pool, partial(http.get, url, headers=headers))
+                return loop.run_in_executor(
+                    pool, partial(get_capped, http, url, headers, MAX_DOCUMENT_BYTES, self.deadline)
+                )
 
             done = 0
 
@@ -377,6 +388,7 @@ class RegistryClient:
             sleep=self._sleep or asyncio.sleep,
             rng=self._jitter,
             on_retry=count_retry,
+            deadline=self.deadline,
         )
         if isinstance(outcome, GaveUp):
             return self._failed(name, registry, f"{outcome.problem} ({outcome.after})")
@@ -596,8 +608,11 @@ class RegistryClient:
         return result
 
     def _failed(self, name: str, registry: str, reason: str) -> FetchResult:
+        from scorer.text import redact_urls
+
+        # The reason ends up in reports as why a fact is unknown: no credentials in it.
         self.stats.failures += 1
-        return FetchResult(name, registry, None, "none", reason)
+        return FetchResult(name, registry, None, "none", redact_urls(reason))
 
 
 def _reduced(

@@ -10,10 +10,11 @@ between them with exponential backoff and jitter, and never less than a server's
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from enum import StrEnum
@@ -97,6 +98,30 @@ class RetryPolicy:
         )
 
 
+DEFAULT_TIMEOUT = 120.0  # seconds of network work a run may spend (--timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """When a run's network work must be over: `at` on the `time.monotonic` clock, `seconds`
+    the budget it was given (for messages). Every attempt is cut at it and no sleep goes past
+    it, so no fault (a server that never answers, one byte a second, a Retry-After of a day)
+    keeps a run alive much beyond it."""
+
+    at: float
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + seconds, seconds)
+
+    def remaining(self, clock: Callable[[], float] = time.monotonic) -> float:
+        return self.at - clock()
+
+    def passed(self) -> str:
+        return f"no answer within the run's {self.seconds:g} s deadline (--timeout)"
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     """An attempt failed in a way another attempt may fix; `retry_after` is the server's ask."""
@@ -132,12 +157,25 @@ async def retrying(
     sleep: Callable[[float], Awaitable[None]],
     rng: Callable[[], float] = random.random,
     on_retry: Callable[[float], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> T | GaveUp:
     """Run `attempt` until it returns a result (returned as is) or gives up (`GaveUp`).
-    `on_retry(wait)` is told each sleep before it is taken (for the clients' counters)."""
+    `on_retry(wait)` is told each sleep before it is taken (for the clients' counters). Past
+    `deadline` (an attempt still running, or a wait that would end after it) it gives up at
+    once, and the caller's message names what was slow."""
     problem = "no attempt made"
     for number in range(policy.attempts):
-        outcome = await attempt()
+        if deadline is None:
+            outcome = await attempt()
+        else:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                return GaveUp(deadline.passed(), number)
+            try:
+                async with asyncio.timeout(remaining):
+                    outcome = await attempt()
+            except TimeoutError:
+                return GaveUp(deadline.passed(), number + 1)
         if isinstance(outcome, Stop):
             return GaveUp(outcome.problem, number + 1)
         if not isinstance(outcome, Retry):
@@ -145,18 +183,124 @@ async def retrying(
         problem = outcome.problem
         if number + 1 < policy.attempts:
             wait = policy.delay(number, rng, outcome.retry_after)
+            if deadline is not None and wait >= deadline.remaining():
+                return GaveUp(
+                    f"{problem}; waiting {wait:g} s more would pass the {deadline.seconds:g} s"
+                    " deadline (--timeout)",
+                    number + 1,
+                )
             if on_retry is not None:
                 on_retry(wait)
             await sleep(wait)
     return GaveUp(problem, policy.attempts)
 
 
+class UnusableBody(httpx.TransportError):
+    """An answer's body was cut off by provscore: larger (once decompressed) than the cap the
+    client set, or not decodable. A transport error, so every client retries it the same way."""
+
+
+def _kept_headers(response: httpx.Response) -> list[tuple[str, str]]:
+    # The body handed on is already decoded and whole: its encoding and framing headers no
+    # longer describe it (httpx would decompress it a second time).
+    dropped = {"content-encoding", "content-length", "transfer-encoding"}
+    return [(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped]
+
+
+def _too_large(max_bytes: int) -> UnusableBody:
+    return UnusableBody(f"answer is larger than {max_bytes / 2**20:g} MiB once decompressed")
+
+
+async def send_capped(
+    client: httpx.AsyncClient, request: httpx.Request, max_bytes: int
+) -> httpx.Response:
+    """Send `request` and read at most `max_bytes` of decompressed body: a 1 GB answer, plain,
+    chunked or a gzip bomb, costs at most the cap (plus one decoded chunk) in memory."""
+    response = await client.send(request, stream=True)
+    try:
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _too_large(max_bytes)
+        except httpx.DecodingError as exc:
+            raise UnusableBody(f"answer cannot be decoded: {exc}") from None
+    finally:
+        await response.aclose()
+    return httpx.Response(
+        response.status_code, headers=_kept_headers(response), content=bytes(body), request=request
+    )
+
+
+def get_capped(
+    client: httpx.Client,
+    url: str,
+    headers: Mapping[str, str],
+    max_bytes: int,
+    deadline: Deadline | None = None,
+) -> httpx.Response:
+    """`send_capped` for a GET on the synchronous client (the registry client's threads). A
+    thread cannot be cancelled, so the deadline is kept here: no read waits past it, and a
+    body still arriving at it (one byte a second) is dropped."""
+    request = client.build_request("GET", url, headers=headers)
+    if deadline is not None:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise UnusableBody(deadline.passed())
+        read_timeout = client.timeout.read
+        request = client.build_request(
+            "GET",
+            url,
+            headers=headers,
+            timeout=httpx.Timeout(min(remaining, read_timeout or remaining)),
+        )
+    response = client.send(request, stream=True)
+    try:
+        body = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                if deadline is not None and deadline.remaining() <= 0:
+                    raise UnusableBody(deadline.passed())
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _too_large(max_bytes)
+        except httpx.DecodingError as exc:
+            raise UnusableBody(f"answer cannot be decoded: {exc}") from None
+    finally:
+        response.close()
+    return httpx.Response(
+        response.status_code, headers=_kept_headers(response), content=bytes(body), request=request
+    )
+
+
 def transport_retry(exc: httpx.TransportError, what: str) -> Retry:
     """A timeout or other transport error of httpx as a `Retry` saying what failed."""
+    if isinstance(exc, UnusableBody):
+        return Retry(f"{what} {exc}")
     if isinstance(exc, httpx.TimeoutException):
         return Retry(f"{what} timed out")
-    detail = f": {exc}" if str(exc) else ""
-    return Retry(f"{what} connection failed: {type(exc).__name__}{detail}")
+    return Retry(f"{what} connection failed: {transport_problem(exc)}")
+
+
+def transport_problem(exc: httpx.HTTPError) -> str:
+    """An httpx error in words, without Python's class names: its message, or what its kind
+    means when it has none."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    if text:
+        return text
+    for kind, words in (
+        (httpx.ConnectError, "could not connect"),
+        (httpx.ReadError, "the connection broke while reading"),
+        (httpx.WriteError, "the connection broke while sending"),
+        (httpx.RemoteProtocolError, "the server broke the HTTP protocol"),
+        (httpx.ProxyError, "the proxy failed"),
+        (httpx.DecodingError, "the answer could not be decoded"),
+        (httpx.TimeoutException, "timed out"),
+    ):
+        if isinstance(exc, kind):
+            return words
+    return "the HTTP exchange failed"
 
 
 def status_retry(response: httpx.Response, what: str) -> Retry | None:

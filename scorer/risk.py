@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scorer.audit import AuditOptions, run_audit
-from scorer.config import Config, find_config
+from scorer.config import Config, find_config, resolve_timeout
 from scorer.errors import ConfigError, InputError, SourceUnreachable
 from scorer.lockfiles import read_lockfile
 from scorer.policy import (
@@ -88,6 +88,7 @@ class ReportOptions:
     diff: Path | None = None
     reviews: Path | None = None
     verify: bool | None = None  # None: config report_verify, else off
+    timeout: float | None = None  # seconds for all network work (None: env, config, default)
 
 
 def _threshold(option: float | None, config: Config, key: str, default: float) -> Setting:
@@ -183,6 +184,13 @@ def run_report(
         weights=options.weights or config.get_path("weights"),
         model=options.model or config.get_path("model"),
     )
+    deadline = None
+    offline_facts = options.offline if options.offline is not None else config.get_bool("offline")
+    if options.online or not offline_facts:
+        from scorer.retry import DEFAULT_TIMEOUT, Deadline
+
+        seconds, _ = resolve_timeout(options.timeout, env, config, DEFAULT_TIMEOUT)
+        deadline = Deadline.after(seconds)  # one budget for the OSV, registry and insights work
     lap("setup")
 
     # The malicious part is the audit gate itself: same database, matcher, policy, suppressions.
@@ -197,6 +205,7 @@ def run_report(
         env=env,
         today=now.date(),
         home=home,
+        deadline=deadline,
     )
     lock = audit.lockfile
     lap("audit")
@@ -239,6 +248,7 @@ def run_report(
         transport=registry_transport,
         lap=lap,
         progress=progress,
+        deadline=deadline,
     )
     if options.strict and evidence.unreachable:
         raise SourceUnreachable("; ".join(evidence.unreachable))

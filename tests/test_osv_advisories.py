@@ -155,10 +155,12 @@ def test_withdrawn_records_never_match() -> None:
     withdrawn = adv(
         record("MAL-1", "a", events=[{"introduced": "0"}], withdrawn="2025-02-01T00:00:00Z")
     )
-    odd = adv(record("MAL-2", "a", versions=["1.0.0"], withdrawn="not a date"))
-    assert withdrawn.is_withdrawn and odd.is_withdrawn
-    assert match([pkg("a", "1.0.0")], [withdrawn, odd]) == [()]
+    assert withdrawn.is_withdrawn
+    assert match([pkg("a", "1.0.0")], [withdrawn]) == [()]
     assert not withdrawn.affects("a", "1.0.0")
+    # A `withdrawn` that is not a time does not disarm the record: it is invalid (issue 9).
+    with pytest.raises(RecordError, match="not an RFC 3339 time"):
+        adv(record("MAL-2", "a", versions=["1.0.0"], withdrawn="not a date"))
 
 
 def test_entry_without_versions_or_ranges_means_every_version() -> None:

@@ -83,9 +83,7 @@ def test_request_once_turns_transport_errors_into_retries() -> None:
         raise httpx.ConnectError("refused")
 
     assert asyncio.run(request_once(timeout, "server")) == Retry("server timed out")
-    assert asyncio.run(request_once(reset, "server")) == Retry(
-        "server connection failed: ConnectError: refused"
-    )
+    assert asyncio.run(request_once(reset, "server")) == Retry("server connection failed: refused")
 
 
 @pytest.mark.parametrize(

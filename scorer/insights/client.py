@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,19 +26,26 @@ import httpx
 from scorer.errors import ConfigError, SourceUnreachable
 from scorer.npmrc import checked_url
 from scorer.retry import (
+    Deadline,
     GaveUp,
     Jitter,
     Retry,
     RetryPolicy,
     Stop,
+    UnusableBody,
     retrying,
     status_retry,
     transport_retry,
 )
+from scorer.text import redact_urls
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 URL_ENV = "PROVSCORE_INSIGHTS_URL"
 TOKEN_ENV = "PROVSCORE_INSIGHTS_TOKEN"
+# The user's consent to send the token to an `insights_url` from a configuration file. It is an
+# environment variable, not a config key, because the configuration file may be the
+# repository's own, and a repository must not be able to consent on the user's behalf.
+TOKEN_TO_CONFIG_ENV = "PROVSCORE_INSIGHTS_TOKEN_TO_CONFIG_URL"
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_CONCURRENCY = 8
 FIELDS = ("username", "created", "tor", "tfa")
@@ -89,12 +96,20 @@ def resolve_endpoint(
     """(endpoint URL, bearer token): `--insights-url`, then `PROVSCORE_INSIGHTS_URL`, then config.
 
     No endpoint is not an error: insights facts are then unknown. A token over plain http to a
-    host other than loopback is refused, since it would travel in clear text.
+    host other than loopback is refused, since it would travel in clear text. The token goes to
+    an endpoint from the command line or the environment; to one from a configuration file
+    (which a repository brings along) only when PROVSCORE_INSIGHTS_TOKEN_TO_CONFIG_URL=1.
     """
     url = option or env.get(URL_ENV) or config or None
     token = env.get(TOKEN_ENV) or None
     if url is None:
         return None, None
+    if token and not (option or env.get(URL_ENV)) and env.get(TOKEN_TO_CONFIG_ENV) != "1":
+        raise ConfigError(
+            f"{TOKEN_ENV} is not sent to insights_url {redact_urls(url)[:120]!r} from a"
+            " configuration file, which a repository can set: pass --insights-url or"
+            f" {URL_ENV}, or set {TOKEN_TO_CONFIG_ENV}=1 to allow it"
+        )
     if token:
         return checked_url(url, f"insights endpoint carrying {TOKEN_ENV}"), token
     return checked_url(url, "insights endpoint", allow_http=True), None
@@ -158,6 +173,51 @@ class _FatalStatus(Exception):
         self.status = status
 
 
+# The largest answer read. A 100-alias batch answers in a few KB; a 1 GB answer (plain,
+# chunked or gzip-bombed) stops here and counts as a failed attempt.
+MAX_ANSWER_BYTES = 16 * 2**20
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, max_bytes: int) -> None:
+        self._inner, self._max = inner, max_bytes
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        total = 0
+        async for chunk in self._inner:
+            total += len(chunk)
+            if total > self._max:
+                raise UnusableBody(f"answer is larger than {self._max / 2**20:g} MiB")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _CappedTransport(httpx.AsyncBaseTransport):
+    """Reads answers of at most `max_bytes`. gql reads the whole body inside its request, so
+    the cap sits below it, on the wire; answers are asked for uncompressed (and refused when
+    compressed anyway), so bytes on the wire are the bytes decoded: a gzip bomb cannot pass."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, max_bytes: int) -> None:
+        self._inner, self._max = inner, max_bytes
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers["Accept-Encoding"] = "identity"
+        response = await self._inner.handle_async_request(request)
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            await response.aclose()
+            raise UnusableBody(f"answer is compressed ({encoding[:20]}) though asked not to be")
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)  # an async transport's answer
+        response.stream = _CappedStream(stream, self._max)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 async def _check_status(response: httpx.Response) -> None:
     # gql only raises on HTTP errors when the body is not GraphQL JSON; a 503 with a JSON error
     # body would look like a query error. Classify by status first, before gql reads the body.
@@ -188,6 +248,7 @@ class InsightsClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        deadline: Deadline | None = None,
     ) -> None:
         if batch_size < 1 or concurrency < 1 or retries < 0:
             raise ConfigError("insights batch size and concurrency must be >= 1, retries >= 0")
@@ -202,6 +263,7 @@ class InsightsClient:
         self.stats = InsightsStats()
         self._sleep = sleep
         self._jitter = jitter
+        self._deadline = deadline
         self._httpx_kwargs: dict[str, Any] = {
             "timeout": timeout,
             "follow_redirects": False,  # a redirect must never carry the token elsewhere
@@ -211,8 +273,10 @@ class InsightsClient:
                 max_connections=concurrency, max_keepalive_connections=concurrency
             ),
         }
-        if transport is not None:
-            self._httpx_kwargs["transport"] = transport
+        inner = transport or httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        )
+        self._httpx_kwargs["transport"] = _CappedTransport(inner, MAX_ANSWER_BYTES)
 
     def fetch_sync(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], InsightsAnswer]:
         return asyncio.run(self.fetch(keys))
@@ -264,7 +328,7 @@ class InsightsClient:
                 if isinstance(cause, httpx.TransportError):
                     return transport_retry(cause, "insights endpoint")
                 error = cause or exc
-                text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+                text = str(error).splitlines()[0][:200] if str(error) else "no detail given"
                 return Retry(f"insights endpoint gave an unusable answer: {text}")
 
         def count_retry(wait: float) -> None:
@@ -272,7 +336,12 @@ class InsightsClient:
             self.stats.waits.append(wait)
 
         outcome = await retrying(
-            attempt, self._retry, sleep=self._sleep, rng=self._jitter, on_retry=count_retry
+            attempt,
+            self._retry,
+            sleep=self._sleep,
+            rng=self._jitter,
+            on_retry=count_retry,
+            deadline=self._deadline,
         )
         if not isinstance(outcome, GaveUp):
             return outcome

@@ -32,6 +32,7 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     parse,
     validate,
@@ -43,6 +44,13 @@ SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 MAX_BODY_BYTES = 1_000_000
 MAX_DEPTH = 4  # package -> publicationInfo -> field is 3; one spare for __typename probes
 MAX_ALIASES = 500  # five default client batches' worth; more is a mistake or an attack
+# Bounds checked before any GraphQL work, because that work is what an attack makes costly:
+# the client sends one operation of at most MAX_ALIASES aliases (about 15,000 tokens) and flat
+# string variables. 20,000 named operations cost 2.5 s of CPU to validate, and variables
+# nested 100,000 arrays deep overflowed the stack (an HTTP 500).
+MAX_TOKENS = 40_000
+MAX_OPERATIONS = 16
+MAX_VARIABLE_DEPTH = 16
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -207,7 +215,10 @@ class _DocumentCache:
         text = data["query"]
         document = self._documents.get(text)
         if document is None:
-            document = parse(text)
+            document = parse(text, max_tokens=MAX_TOKENS)
+            operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+            if operations > MAX_OPERATIONS:
+                raise GraphQLError(f"more than {MAX_OPERATIONS} operations in one document")
             self._documents[text] = document
             if len(self._documents) > self.size:
                 _, evicted = self._documents.popitem(last=False)
@@ -234,9 +245,30 @@ def _not_graphql_json(headers: Mapping[bytes, bytes], body: bytes) -> str | None
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return "request body is not valid JSON"
+    except RecursionError:
+        return "request body is nested too deeply"
     if not isinstance(payload, dict):  # batched (list) requests are not part of this API
         return "request body must be one JSON object with a query"
+    if _nesting(payload.get("variables"), MAX_VARIABLE_DEPTH) > MAX_VARIABLE_DEPTH:
+        return f"variables nested more than {MAX_VARIABLE_DEPTH} levels deep"
     return None
+
+
+def _nesting(value: object, limit: int) -> int:
+    """How deeply arrays and objects nest in `value` (a scalar is 0), counted without recursion
+    and no further than `limit` + 1."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth) for child in children)
+    return deepest
 
 
 def _too_large(limit: int) -> dict[str, Any]:

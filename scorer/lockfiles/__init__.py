@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,6 +64,20 @@ def find_lockfiles(directory: Path) -> list[Path]:
 
 
 def read_lockfile(path: Path) -> Lockfile:
+    """The packages a lockfile records; every failure is an InputError naming the file."""
+    try:
+        return _read_lockfile(path)
+    except RecursionError:
+        raise InputError(path, "nested too deeply to be a lockfile") from None
+    except ValueError as exc:
+        # Python refuses to convert integers of more than 4,300 digits (a denial-of-service
+        # guard); readers that convert a number pass that ValueError on.
+        if "integer string conversion" in str(exc):
+            raise InputError(path, "holds a number with more than 4,300 digits") from None
+        raise
+
+
+def _read_lockfile(path: Path) -> Lockfile:
     if path.name == _BUN_BINARY:
         raise InputError(path, _BUN_HINT)
     text = _read_text(path)
@@ -101,25 +116,49 @@ def _max_bytes() -> int:
         ) from None
 
 
-def _read_text(path: Path) -> str:
-    limit = _max_bytes()
+def _read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, counted as read: `stat` says 0 for
+    /dev/zero and a FIFO never ends, so the size on file proves nothing. O_NONBLOCK keeps the
+    open of a FIFO from waiting for a writer; anything but a regular file is refused."""
+    cap = f"the {limit // 2**20} MB limit for a lockfile (PROVSCORE_MAX_LOCKFILE_MB raises it)"
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise InputError(path, "is a directory, expected a lockfile")
-        if size > limit:
-            raise InputError(
-                path,
-                f"file is {size / 2**20:.0f} MB, over the {limit // 2**20} MB "
-                "limit for a lockfile (PROVSCORE_MAX_LOCKFILE_MB raises it)",
-            )
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except PermissionError:
         raise InputError(path, "permission denied") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, expected a lockfile") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(path, "is a directory, expected a lockfile")
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(
+                path, "not a regular file (a device, FIFO or socket), expected a lockfile"
+            )
+        if info.st_size > limit:
+            raise InputError(path, f"file is {info.st_size / 2**20:.0f} MB, over {cap}")
+        parts, total = [], 0
+        while True:
+            part = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not part:
+                break
+            parts.append(part)
+            total += len(part)
+            if total > limit:
+                raise InputError(path, f"file is over {cap}")
+        return b"".join(parts)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_text(path: Path) -> str:
+    data = _read_bounded(path, _max_bytes())
     if not data.strip():
         raise InputError(path, "file is empty")
     if b"\x00" in data[:65536]:

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from scorer.errors import InputError
 from scorer.records import LockedPackage, Lockfile, SourceKind
+from scorer.text import json_kind
 
 # npm's rules (validate-npm-package-name), relaxed the way the registry is for old packages:
 # uppercase and the characters ~'!()* are allowed, a leading dot or underscore is not.
@@ -105,6 +106,24 @@ def is_registry_tarball(url: str, name: str, version: str) -> bool:
         path = unquote(path)
     base = name.rsplit("/", 1)[-1]
     return path.endswith(f"/{name}/-/{base}-{version}.tgz")
+
+
+def registry_tarball_version(url: str, name: str) -> str | None:
+    """The version a registry download URL of `name` names (`<registry>/<name>/-/<base>-<v>.tgz`),
+    or None when `url` is not one. That version is what gets installed, whatever the entry's
+    `version` field claims."""
+    if not url.startswith(("https://", "http://")):
+        return None
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    if "%" in path:
+        path = unquote(path)
+    base = name.rsplit("/", 1)[-1]
+    marker = f"/{name}/-/{base}-"
+    at = path.rfind(marker)
+    if at == -1 or not path.endswith(".tgz"):
+        return None
+    version = path[at + len(marker) : -len(".tgz")]
+    return version if len(version) <= 256 and _SEMVER_MATCH(version) else None
 
 
 def classify_url(path: Path, what: str, url: str) -> SourceKind | None:
@@ -222,6 +241,8 @@ class Collector:
             resolved = self._checked(resolved, "resolved", real, ver, line)
         if integrity is not None and (not integrity or not self._text_ok(integrity)):
             integrity = self._checked(integrity, "integrity", real, ver, line)
+        if source is SourceKind.TARBALL and resolved is not None:
+            source, ver = self._installed(real, ver, resolved, where)
         key = (real, ver, source)
         occ = self._seen.get(key)
         if occ is None:
@@ -237,6 +258,23 @@ class Collector:
         if alias:
             occ.aliases.add(alias)
         occ.paths.append(where)
+
+    def _installed(
+        self, name: str, version: str, resolved: str, where: str
+    ) -> tuple[SourceKind, str]:
+        """An entry filed as a remote tarball whose `resolved` is the registry download of
+        another version (`version` says 5.6.0, the URL fetches 5.6.1): the URL is what npm
+        installs, so the package is checked as that registry version, and the mismatch, which
+        no package manager writes on its own, is reported."""
+        installed = registry_tarball_version(resolved, name)
+        if installed is None:
+            return SourceKind.TARBALL, version
+        self.warn(
+            f"{where}: {name} is recorded as version {_shown(version)} but resolved from the "
+            f"registry tarball of {installed}: checked as {name}@{installed} (the lockfile was "
+            "edited or tampered with)"
+        )
+        return SourceKind.REGISTRY, installed
 
     @staticmethod
     def _text_ok(text: object) -> bool:
@@ -291,7 +329,7 @@ def line_of(text: str, needle: str) -> int | None:
 
 def expect_dict(path: Path, value: object, what: str, line: int | None = None) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise InputError(path, f"{what} is {type(value).__name__}, expected an object", line)
+        raise InputError(path, f"{what} is {json_kind(value)}, expected an object", line)
     return value
 
 

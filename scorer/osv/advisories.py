@@ -10,6 +10,7 @@ aliases, say) into one group.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from scorer.osv.versions import (
     canonical_version,
     parse_version,
     range_from_osv,
+    version_core,
 )
 from scorer.records import LockedPackage, SourceKind
 
@@ -46,11 +48,39 @@ def parse_timestamp(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def withdraws(value: object) -> bool:
-    """Whether a record's raw `withdrawn` value withdraws it (the one definition: the on-disk
-    index keeps only this value and decides with it too). A value that is present but not a
-    readable time still withdraws."""
-    return parse_timestamp(value) is not None or bool(value)
+# RFC 3339 `date-time` (section 5.6): a full date, "T" (or a blank, which it allows), a full
+# time with optional fraction, and "Z" or a numeric offset. `fromisoformat` alone would also
+# take a bare date or "20250101", which are not OSV times.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_withdrawn(value: object) -> datetime | None:
+    """A record's raw `withdrawn` as a time: None when absent; RecordError when present but not
+    an RFC 3339 time (`1`, `"garbage"`, `""`), so that such a record is reported as invalid
+    rather than read as harmless."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+        raise RecordError(f"withdrawn {repr(value)[:60]} is not an RFC 3339 time")
+    parsed = parse_timestamp(value)
+    if parsed is None:  # the shape is right but the date is not (month 13, say)
+        raise RecordError(f"withdrawn {value[:60]!r} is not an RFC 3339 time")
+    return parsed
+
+
+def withdraws(value: object, now: datetime | None = None) -> bool:
+    """Whether a record's raw `withdrawn` value withdraws it at `now` (the one definition: the
+    on-disk index keeps only this value and decides with it too). Only an RFC 3339 time at or
+    before `now` withdraws: a time in the future has not happened yet, and a value that is not
+    a time withdraws nothing (the readers report such a record as invalid). `now` defaults to
+    the current time for callers (the on-disk index) that have none injected."""
+    try:
+        when = parse_withdrawn(value)
+    except RecordError:
+        return False
+    if when is None:
+        return False
+    return when <= (now if now is not None else datetime.now(UTC))
 
 
 def is_malicious(record: Mapping[str, Any]) -> bool:
@@ -100,7 +130,11 @@ class AffectedPackage:
     def affects(self, version: str) -> bool:
         if self.all_versions:
             return True
-        if version in self.versions or canonical_version(version) in self.versions:
+        if (
+            version in self.versions
+            or canonical_version(version) in self.versions
+            or version_core(version) in self.versions
+        ):
             return True
         key = parse_version(version)
         if key is None:
@@ -136,7 +170,10 @@ def parse_affected(entry: object) -> AffectedPackage | None:
         raise RecordError(f"a range of {name}: {exc}") from None
     versions = frozenset(raw_versions)
     if versions:
+        # Listed versions are matched without build metadata as well: "5.6.1+build" listed
+        # still reports the 5.6.1 (or 5.6.1+other) a lockfile installs.
         versions |= {canonical_version(v) for v in raw_versions}
+        versions |= {version_core(v) for v in raw_versions}
     return AffectedPackage(name, versions, ranges, not raw_versions and not raw_ranges)
 
 
@@ -174,6 +211,10 @@ class Advisory:
         except RecordError as exc:
             raise RecordError(f"{ident}: {exc}") from None
         summary, details = record.get("summary"), record.get("details")
+        try:
+            withdrawn = parse_withdrawn(record.get("withdrawn"))
+        except RecordError as exc:
+            raise RecordError(f"{ident}: {exc}") from None
         return cls(
             id=ident,
             aliases=tuple(aliases),
@@ -181,7 +222,7 @@ class Advisory:
             details=details if isinstance(details, str) else None,
             modified=parse_timestamp(record.get("modified")),
             published=parse_timestamp(record.get("published")),
-            withdrawn=parse_timestamp(record.get("withdrawn")),
+            withdrawn=withdrawn,
             malicious=is_malicious(record),
             affected=parsed,
             raw=record,
@@ -189,7 +230,13 @@ class Advisory:
 
     @property
     def is_withdrawn(self) -> bool:
-        return withdraws(self.raw.get("withdrawn"))
+        return self.withdrawn_at(None)
+
+    def withdrawn_at(self, now: datetime | None) -> bool:
+        """Whether the record is withdrawn at `now` (default: the current time)."""
+        if self.withdrawn is None:
+            return False
+        return self.withdrawn <= (now if now is not None else datetime.now(UTC))
 
     def affects(self, name: str, version: str) -> bool:
         """Whether this record reports `name@version` (never, once withdrawn)."""

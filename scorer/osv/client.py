@@ -25,10 +25,21 @@ from scorer.errors import SourceUnreachable
 from scorer.osv import DEFAULT_OSV_URL
 from scorer.osv.advisories import Advisory, RecordError
 from scorer.records import LockedPackage, SourceKind
-from scorer.retry import GaveUp, Retry, RetryPolicy, request_once, retrying
+from scorer.retry import (
+    Deadline,
+    GaveUp,
+    Retry,
+    RetryPolicy,
+    request_once,
+    retrying,
+    send_capped,
+)
 
 MAX_BATCH = 1000  # the API's own limit on queries per querybatch call
 MAX_PAGES = 1000  # a guard against a server that never stops handing out page tokens
+# The largest answer read (decompressed): a querybatch page of 1000 results or one record is
+# far smaller; a 1 GB answer (plain, chunked or a gzip bomb) is cut off here and retried.
+MAX_ANSWER_BYTES = 64 * 2**20
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
@@ -90,6 +101,7 @@ class OsvClient:
         fetch_concurrency: int = 24,
         progress: Progress | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        deadline: Deadline | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be within 1..{MAX_BATCH}")
@@ -102,6 +114,7 @@ class OsvClient:
         self.fetch_concurrency = fetch_concurrency
         self._progress = progress
         self._sleep = sleep
+        self._deadline = deadline
         self._requests = 0
         self._done = 0
         self._total = 0
@@ -183,9 +196,18 @@ class OsvClient:
     ) -> Advisory:
         def parse(body: Any) -> Advisory:
             try:
-                return Advisory.from_osv(body)
+                advisory = Advisory.from_osv(body)
             except RecordError as exc:
                 raise _Malformed(str(exc)) from None
+            # A server answering with another record (a withdrawn copy of a real advisory,
+            # say) would have it merged into the database and disarm later offline audits:
+            # the answer must be the record asked for, under its id or one of its aliases.
+            if advisory.id != ident and ident not in advisory.aliases:
+                raise SourceUnreachable(
+                    f"OSV API {self.base_url}/v1/vulns/{quote(ident, safe='')} answered with"
+                    f" record {advisory.id[:80]!r}, not {ident!r}: refusing to use the answer"
+                )
+            return advisory
 
         async with gate:
             advisory = await self._send(client, "GET", f"/v1/vulns/{quote(ident, safe='')}", parse)
@@ -205,7 +227,10 @@ class OsvClient:
         async def attempt() -> T | Retry:
             self._requests += 1
             response = await request_once(
-                lambda: client.request(method, url, json=payload), "server"
+                lambda: send_capped(
+                    client, client.build_request(method, url, json=payload), MAX_ANSWER_BYTES
+                ),
+                "server",
             )
             if isinstance(response, Retry):
                 return response
@@ -222,7 +247,7 @@ class OsvClient:
                 + (f": {detail}" if detail else "")
             )
 
-        outcome = await retrying(attempt, self._retry, sleep=self._sleep)
+        outcome = await retrying(attempt, self._retry, sleep=self._sleep, deadline=self._deadline)
         if isinstance(outcome, GaveUp):
             raise SourceUnreachable(
                 f"OSV API {method} {url} failed {outcome.after}: {outcome.problem}"

@@ -257,29 +257,62 @@ class MergeCounts:
     unchanged: int
 
 
-def dump_database(advisories: Iterable[Advisory]) -> str:
+@dataclass(frozen=True, slots=True)
+class FileShape:
+    """The top level of a database file, kept when merging into it: an array, or an object
+    holding the records under `key` next to `extra` top-level keys of its own."""
+
+    array: bool = False
+    key: str = "vulns"
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+def shape_of(data: bytes) -> FileShape:
+    """The shape of a database file's bytes (already read as valid records): the merge format
+    for a file in it or one holding a single record, which must become a container to grow."""
+    if record_spans(data) is not None:
+        return FileShape()
+    document = json.loads(data)
+    if isinstance(document, list):
+        return FileShape(array=True)
+    for key in _CONTAINER_KEYS:
+        if isinstance(document, dict) and key in document:
+            return FileShape(key=key, extra=tuple((k, v) for k, v in document.items() if k != key))
+    return FileShape()
+
+
+def dump_database(advisories: Iterable[Advisory], shape: FileShape = FileShape()) -> str:
     """The merge format: `{"vulns": [` on the first line, then one record per line sorted by
     id (compact JSON, sorted keys, non-ASCII kept), then `]}` and a newline. Plain JSON that any
     tool reads; in review each added or updated record is one changed line; and a record's
-    line is its byte span, which the index cache of `open_database` relies on."""
+    line is its byte span, which the index cache of `open_database` relies on. Another `shape`
+    (an array file, or other top-level keys) keeps the records one per line inside it."""
     lines = [
         json.dumps(a.raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         for a in sorted(advisories, key=lambda a: a.id)
     ]
-    return _HEADER.decode() + ",\n".join(lines) + ("\n" if lines else "") + _FOOTER.decode()
+    body = ",\n".join(lines) + ("\n" if lines else "")
+    if shape.array:
+        return "[\n" + body + "]\n"
+    head = "".join(
+        f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}, "
+        for k, v in shape.extra
+    )
+    return "{" + head + json.dumps(shape.key) + ": [\n" + body + "]}\n"
 
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """An exclusive lock on the database at `path`, for writers (merge, update)."""
-    # The lock lives on a sidecar file: the database itself is replaced by rename, so a lock
-    # held on its old inode would not exclude a writer that opened the new one. The sidecar is
-    # never deleted, since unlinking a lock file reopens the same race.
-    lock_path = path.with_name(path.name + ".lock")
+    # The lock is held on the directory that holds the database: the database itself is
+    # replaced by rename, so a lock on its old inode would not exclude a writer that opened the
+    # new one, and a sidecar lock file would be left behind next to every database (a refused
+    # write included). Writers of other files in the same directory wait too, which is cheap.
+    directory = path.parent
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
-        raise InputError(lock_path, f"cannot open lock file: {exc.strerror or exc}") from None
+        raise InputError(directory, f"cannot open to lock: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -294,9 +327,12 @@ def merge_database(path: str | os.PathLike[str], advisories: Iterable[Advisory])
     `modified` (a tie keeps the stored copy); nothing is ever removed, so withdrawn records stay
     in the file, marked withdrawn. The current file is re-read inside the lock, so concurrent
     writers each build on the other's result. A malformed existing file raises InputError and is
-    left untouched rather than overwritten.
+    left untouched rather than overwritten. A symbolic link is written through, and the file
+    keeps its shape (an array stays an array, other top-level keys stay).
     """
-    target = Path(path)
+    # A link is written through: the database it points at is the one to update, and
+    # replacing the link with a file would leave that database stale without a word.
+    target = Path(os.path.realpath(path))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -310,8 +346,13 @@ def merge_database(path: str | os.PathLike[str], advisories: Iterable[Advisory])
         )
     incoming = newest_by_id(advisories)
     with locked(target):
-        with paused_gc():
-            stored = newest_by_id(load_json_file(target)[0]) if target.exists() else []
+        shape = FileShape()
+        stored: list[Advisory] = []
+        if target.exists():
+            data = _read_bytes(target)
+            with paused_gc():
+                stored = newest_by_id(load_json_file(target, data)[0])
+            shape = shape_of(data)
         existing = {a.id: a for a in stored}
         added = updated = unchanged = 0
         for advisory in incoming:
@@ -326,7 +367,7 @@ def merge_database(path: str | os.PathLike[str], advisories: Iterable[Advisory])
             existing[advisory.id] = advisory
         if added or updated or not target.exists():
             try:
-                write_atomic(target, dump_database(existing.values()))
+                write_atomic(target, dump_database(existing.values(), shape))
             except OSError as exc:
                 raise InputError(target, f"cannot write: {exc.strerror or exc}") from None
     return MergeCounts(added, updated, unchanged)

@@ -157,6 +157,8 @@ def _download(
     """GET `url` into `temp` (conditionally when `known`); (changed, headers, sha256, size)."""
     import httpx
 
+    from scorer.retry import transport_problem
+
     shown = _shown(url)
     headers = {"Accept": "application/zip"}
     if known is not None and known.url == url:
@@ -198,9 +200,7 @@ def _download(
                 )
             return True, response.headers, sha256.hexdigest(), size
     except httpx.HTTPError as exc:
-        raise SourceUnreachable(
-            f"{shown}: {type(exc).__name__}: {exc}; database unchanged"
-        ) from None
+        raise SourceUnreachable(f"{shown}: {transport_problem(exc)}; database unchanged") from None
 
 
 def update_database(

@@ -64,6 +64,15 @@ def canonical_version(text: str) -> str:
     return m.group("core") + (m.group("build") or "")
 
 
+@lru_cache(maxsize=1 << 17)
+def version_core(text: str) -> str:
+    """The version without prefix, blanks or build metadata: `5.6.1+evil` is `5.6.1`. Build
+    metadata does not change precedence (SemVer 10), so an advisory listing 5.6.1 covers a
+    lockfile's 5.6.1+evil; the input itself when it is not SemVer."""
+    m = _SEMVER.fullmatch(text)
+    return text if m is None else m.group("core")
+
+
 def compare_versions(a: str, b: str) -> int:
     """-1, 0 or 1 by SemVer precedence. Raises ValueError when either is not SemVer."""
     ka, kb = parse_version(a), parse_version(b)

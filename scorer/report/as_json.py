@@ -71,6 +71,9 @@ def report_json(report: AuditReport) -> dict[str, Any]:
         "tool": {"name": "provscore", "version": __version__},
         "lockfile": str(report.lockfile.path),
         "format": report.lockfile.format,
+        # What the reader read in a degraded or suspicious way (a version that its registry
+        # tarball contradicts, say): also on stderr, here so that CI keeps it.
+        "lockfile_warnings": list(report.lockfile.warnings),
         "mode": report.mode,
         "sources": [s.to_json() for s in report.sources],
         "policy": {"value": report.policy.value, "origin": report.policy_origin},

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from scorer import __version__
 from scorer.records import AuditReport, Finding, Level, RiskReport, VerifyReport
@@ -63,10 +64,19 @@ def sarif_log(rules: Mapping[str, dict[str, Any]], results: list[dict[str, Any]]
 
 
 def uri(path: Path) -> str:
+    """The lockfile as an RFC 3986 URI reference: relative to the working directory when it is
+    inside it, else a file URI; percent-encoded either way (a space in a path made the SARIF
+    invalid: the Multitool's Error_UrisMustConformToRfc3986)."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        relative = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.resolve().as_uri()
+    return quote(relative, safe="/")
+
+
+def help_uri(rule_id: str) -> str:
+    """The advisory's page; the id comes from the advisory source, so it is percent-encoded."""
+    return "https://osv.dev/vulnerability/" + quote(rule_id, safe="")
 
 
 def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
@@ -89,7 +99,7 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
                 # GitHub code scanning requires both (Multitool rule GH2012).
                 "fullDescription": _malicious_rule(rule_id)["fullDescription"],
                 "help": _malicious_rule(rule_id)["help"],
-                "helpUri": f"https://osv.dev/vulnerability/{rule_id}",
+                "helpUri": help_uri(rule_id),
                 "properties": {"aliases": list(f.ids[1:]), "tags": ["security", "malware"]},
             },
         )
@@ -216,7 +226,7 @@ def _malicious_rule(rule_id: str) -> dict[str, Any]:
             "text": "Remove or replace this version and treat any machine that installed it "
             "as compromised; see the advisory for what the malware does."
         },
-        "helpUri": f"https://osv.dev/vulnerability/{rule_id}",
+        "helpUri": help_uri(rule_id),
         "properties": {"tags": ["security", "malware"]},
     }
 
