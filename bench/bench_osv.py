@@ -1,9 +1,10 @@
 """Benchmark: the OSV malicious-package check, offline and online (issue 3).
 
 1. Offline: a 10,000-package lockfile against a 25,000-record npm database. The database is the
-   101 real records in tests/fixtures/osv repeated with renamed packages (`<name>-b<i>`) and ids,
-   so it keeps their real shapes (explicit `versions` lists, `introduced: "0"` SEMVER ranges,
-   bounded ranges, GHSA ECOSYSTEM ranges, withdrawn records) in their real proportions. One in
+   101 real records of the shared data (tests/shared_data.py) repeated with renamed packages
+   (`<name>-b<i>`) and ids, so it keeps their real shapes (explicit `versions` lists,
+   `introduced: "0"` SEMVER ranges, bounded ranges, GHSA ECOSYSTEM ranges, withdrawn records) in
+   their real proportions. One in
    five locked packages is a name the database knows (at a listed, a ranged or a clean version),
    the rest are unknown names. The database is written by `merge_database` (merge format).
    Cold: a fresh interpreter (start included), no index cache: full validating load, match,
@@ -34,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+import shared_data  # noqa: E402
 from osv_fixtures import real_records  # noqa: E402
 
 from scorer.osv import Advisory, load_database, match, merge_database, open_database  # noqa: E402
@@ -42,6 +44,8 @@ from scorer.records import LockedPackage, SourceKind  # noqa: E402
 
 
 def synthetic_records(count: int) -> list[dict[str, Any]]:
+    shared_data.for_script(shared_data.MAL_NPM)  # exit with a message, not a pytest skip
+    shared_data.for_script(shared_data.GHSA_NPM)
     templates = real_records()
     out = []
     for i in range(count):

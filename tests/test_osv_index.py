@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from osv_fixtures import GHSA_DIR, KNOWN_BAD, KNOWN_CLEAN, MAL_DIR, pkg, record
+from osv_fixtures import KNOWN_BAD, KNOWN_CLEAN, ghsa_dir, mal_dir, pkg, record
 
 import scorer.osv.index as index_module
 from scorer.errors import InputError
@@ -20,7 +20,7 @@ PACKAGES = [pkg(n, v) for n, v in [*KNOWN_BAD, *KNOWN_CLEAN, ("event-stream", "3
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     path = tmp_path / "db" / "compromised_packages.json"
-    merge_database(path, load_database(MAL_DIR) + load_database(GHSA_DIR))
+    merge_database(path, load_database(mal_dir()) + load_database(ghsa_dir()))
     return path
 
 
@@ -29,7 +29,7 @@ def ids(findings: list[tuple[Advisory, ...]]) -> list[list[str]]:
 
 
 def expected() -> list[list[str]]:
-    return ids(match(PACKAGES, load_database(MAL_DIR) + load_database(GHSA_DIR)))
+    return ids(match(PACKAGES, load_database(mal_dir()) + load_database(ghsa_dir())))
 
 
 def no_scan(*args: object) -> None:
@@ -78,7 +78,7 @@ def test_only_merge_format_files_are_cached(tmp_path: Path) -> None:
     plain = tmp_path / "plain.json"
     plain.write_text(json.dumps([record("MAL-1", "a", versions=["1.0.0"])], indent=2))
     tree = tmp_path / "tree"
-    shutil.copytree(MAL_DIR, tree)
+    shutil.copytree(mal_dir(), tree)
     assert open_database(plain, cache_dir=cache).record_count == 1
     assert open_database(tree, cache_dir=cache).record_count == 81
     assert not cache.exists()
