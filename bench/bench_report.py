@@ -106,11 +106,12 @@ def serve(n: int, latency: float, max_age: int) -> None:
 
 
 def osv_database(path: Path, names: list[str], records: int) -> None:
-    from bench_osv import synthetic_records
+    from bench_osv import Corpus
 
     from scorer.osv import Advisory, merge_database
 
-    raws = synthetic_records(records)
+    corpus = Corpus(records)
+    raws = [corpus.record(i) for i in range(records)]
     for i, name in enumerate(names[::500]):
         raws.append(
             {

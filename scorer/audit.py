@@ -2,27 +2,30 @@
 
 read lockfile -> advisories (online API or local database) -> match -> findings -> suppressions
 -> policy. The matcher is the same in both modes, so online and offline give the same findings
-for the same records. Nothing is written unless every query succeeded.
+for the same records. Nothing is written unless every query succeeded. A finding on a package
+the lockfile resolves from a private registry is a name collision (`collisions`): the advisory
+is about the public package of that name, so it is shown at its own level, with both origins.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from scorer.config import Config, find_config
-from scorer.errors import InputError
+from scorer.errors import ConfigError, InputError
 from scorer.lockfiles import read_lockfile
 from scorer.npmrc import checked_url
+from scorer.origin import private_origin, private_registries
 from scorer.osv import DEFAULT_OSV_URL
 from scorer.osv.advisories import Advisory, group_advisories, incident_ids, match
 from scorer.osv.database import merge_database
 from scorer.osv.index import open_database
-from scorer.policy import COMPROMISED, exit_code, finding_level, resolve
+from scorer.policy import COMPROMISED, collision_level, exit_code, finding_level, resolve
 from scorer.records import (
     AuditReport,
     Finding,
@@ -62,7 +65,7 @@ class AuditOptions:
     osv_url: str | None = None
 
 
-def _incidents(
+def incidents(
     pkg: LockedPackage, advisories: Sequence[Advisory], source: str, note: str | None = None
 ) -> list[Finding]:
     """One finding per incident (records linked by aliases) among a package's advisories."""
@@ -85,7 +88,7 @@ def _findings(
         f
         for pkg, advisories in zip(packages, hits, strict=True)
         if advisories
-        for f in _incidents(pkg, advisories, source)
+        for f in incidents(pkg, advisories, source)
     ]
 
 
@@ -108,7 +111,7 @@ def _api_only(
             for i in ids_by_package.get(pkg.key, ())
             if i in by_id and i not in have and by_id[i].malicious and not by_id[i].is_withdrawn
         ]
-        out += _incidents(
+        out += incidents(
             pkg, extra, "online", "reported by the OSV API; its ranges did not match locally"
         )
     return out
@@ -162,10 +165,14 @@ def run_audit(
         _findings(lock.packages, hits, source) + extra,
         key=lambda f: (f.package.name, f.package.version, f.ids),
     )
+    if found:
+        found = _mark_collisions(found, options.lockfile.parent, env, config)
     matched, unused, expired = split_suppressed(
         [(f.subject, f.ids) for f in found], config.suppressions, today
     )
-    active = tuple(f for f, by in zip(found, matched, strict=True) if by is None)
+    live = [f for f, by in zip(found, matched, strict=True) if by is None]
+    active = tuple(f for f in live if f.private_origin is None)
+    collisions = tuple(f for f in live if f.private_origin is not None)
     suppressed = tuple(
         SuppressedFinding(f, by) for f, by in zip(found, matched, strict=True) if by is not None
     )
@@ -189,4 +196,41 @@ def run_audit(
         expired_suppressions=tuple(expired),
         not_checked=tuple(p for p in lock.packages if p.source is not SourceKind.REGISTRY),
         written=tuple(written),
+        collisions=collisions,
+        collision_level=collision_level(policy.policy),
     )
+
+
+def _mark_collisions(
+    found: list[Finding], project: Path, env: Mapping[str, str], config: Config
+) -> list[Finding]:
+    """Findings on packages the lockfile resolves from a private registry (an .npmrc scope
+    registry other than the default, or config `private_registries`) marked as name collisions.
+    When the .npmrc cannot be read, only the configured registries count, and each finding says
+    that its origin was judged without the .npmrc: it stays a malicious finding (fail closed)."""
+    from scorer.npmrc import load_npmrc
+
+    configured = config.get_str_list("private_registries")
+    try:
+        npmrc = load_npmrc(project, env)
+    except ConfigError as exc:
+        private = private_registries(None, {}, configured)
+        note = f"origin judged without the .npmrc ({exc})"
+        return [
+            replace(f, private_origin=origin)
+            if (origin := private_origin(f.package, private))
+            else replace(f, note=f"{f.note}; {note}" if f.note else note)
+            for f in found
+        ]
+    default = (
+        env.get("NPM_CONFIG_REGISTRY")
+        or env.get("npm_config_registry")
+        or (npmrc.registry[0] if npmrc.registry else None)
+    )
+    if default is not None and not default.endswith("/"):
+        default += "/"
+    private = private_registries(default, npmrc.scopes, configured)
+    return [
+        replace(f, private_origin=origin) if (origin := private_origin(f.package, private)) else f
+        for f in found
+    ]

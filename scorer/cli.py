@@ -30,7 +30,13 @@ from scorer.options import (
     RegistryOpt,
     SnapshotOpt,
 )
-from scorer.report.formats import AuditFormat, ListFormat, PublicationFormat, ReportFormat
+from scorer.report.formats import (
+    AuditFormat,
+    ListFormat,
+    PublicationFormat,
+    ReportFormat,
+    VerifyFormat,
+)
 from scorer.text import safe
 
 if TYPE_CHECKING:
@@ -527,6 +533,108 @@ def train(
         save_tree_model=save_tree,
         echo=typer.echo,
     )
+
+
+db_app = typer.Typer(
+    help="The local OSV database: update it from the OSV archive, show what it holds.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("update")
+def db_update(
+    db: DbOpt = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="The OSV all.zip to download (a mirror's, say). Default: the OSV project's"
+            " npm archive.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Download the OSV archive when it changed, verify every record, replace the database
+    atomically and rebuild its index. A failed update leaves the old database working."""
+    from scorer.osv.update import run_update
+
+    sys.stdout.write(run_update(db, source))
+
+
+@db_app.command("info")
+def db_info(db: DbOpt = None) -> None:
+    """Show what the local database holds: records, newest modified, source and age."""
+    from scorer.osv.update import run_info
+
+    sys.stdout.write(run_info(db))
+
+
+VERIFY_HELP = "\n\n".join(
+    [
+        "Verify every locked registry version: its bytes, its signature, its provenance and"
+        " its origin.",
+        "integrity: the lockfile's integrity against the registry's. signature: the registry's"
+        " ECDSA signature, with the key valid when the version was published. provenance: the"
+        " attestations name this package and these bytes (Sigstore bundles verified where the"
+        " sigstore library can). origin: the resolved URL against the registry configured for"
+        " the package's scope. Each check is verified, failed, or unverifiable with why.",
+        "Exit codes: 0 nothing at error level; 1 a failed check under policy error; 2 bad"
+        " input, option or configuration.",
+    ]
+)
+
+
+@app.command("verify", help=VERIFY_HELP)
+def verify(
+    lockfile: LockfileArg = None,
+    registry: RegistryOpt = None,
+    offline: Annotated[
+        bool | None,
+        typer.Option(
+            "--offline/--no-offline",
+            help="Read documents, keys and attestations only from the cache (default: config"
+            " offline, else online).",
+            show_default=False,
+        ),
+    ] = None,
+    cache_dir: CacheDirOpt = None,
+    fmt: Annotated[
+        VerifyFormat,
+        typer.Option("--format", help="text, json, sarif (2.1.0) or markdown (a PR comment)."),
+    ] = VerifyFormat.TEXT,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            help="error, warn or off. Default: $PROVSCORE_VERIFY_POLICY, then config"
+            " verify_policy, then error.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    from scorer.report.verify import render
+    from scorer.verify import VerifyOptions, run_verify
+
+    # PROVSCORE_TIMINGS=1 prints seconds per stage and check to stderr (bench_verify reads it).
+    timings: dict[str, float] | None = {} if os.environ.get("PROVSCORE_TIMINGS") else None
+    result = run_verify(
+        VerifyOptions(
+            lockfile=_resolve_lockfile(lockfile),
+            registry=registry,
+            offline=offline,
+            cache_dir=cache_dir,
+            policy=policy,
+        ),
+        timings=timings,
+    )
+    _lockfile_warnings(result.lockfile)
+    sys.stdout.write(render(result, fmt, pretty=_pretty()))
+    if timings is not None:
+        import json
+
+        typer.echo("provscore timings: " + json.dumps(timings), err=True)
+    _exit(result.exit_code)
 
 
 insights_app = typer.Typer(

@@ -28,6 +28,7 @@ class Kind(Enum):
     BOOL = "true or false"
     PERCENT = "a number from 0 to 100"
     NON_NEGATIVE = "a number >= 0"
+    STR_LIST = "an array of strings"
 
 
 # Every key of [tool.provscore] / provscore.toml but `suppress` (an array of tables), by type.
@@ -48,6 +49,16 @@ KEYS: dict[str, Kind] = {
     "offline": Kind.BOOL,
     "cache_dir": Kind.PATH,
     "reviews": Kind.PATH,
+    "verify_policy": Kind.STR,
+    # Hosts besides the package's registry that may serve its tarballs (a CDN, a mirror).
+    "verify_allowed_hosts": Kind.STR_LIST,
+    # Registry signing keys pinned in a file shaped like /-/npm/v1/keys: not fetched then.
+    "verify_keys": Kind.PATH,
+    # Registries whose packages are private (besides .npmrc scope registries): a malicious
+    # advisory matching a package resolved from one is a name collision.
+    "private_registries": Kind.STR_LIST,
+    # `report` also runs `verify`'s checks: failed ones are hard hits, provenance facts features.
+    "report_verify": Kind.BOOL,
 }
 KNOWN_KEYS = frozenset({*KEYS, "suppress"})
 SUPPRESSION_KEYS = frozenset({"id", "package", "reason", "until"})
@@ -77,6 +88,11 @@ class Config:
         """A number key, as a float (TOML integers too)."""
         value = self._value(key, Kind.PERCENT, Kind.NON_NEGATIVE)
         return None if value is None else float(value)
+
+    def get_str_list(self, key: str) -> tuple[str, ...]:
+        """An array-of-strings key; unset is empty."""
+        value: list[str] | None = self._value(key, Kind.STR_LIST)
+        return tuple(value or ())
 
     def get_bool(self, key: str) -> bool | None:
         value: bool | None = self._value(key, Kind.BOOL)
@@ -150,6 +166,8 @@ def _fits(value: object, kind: Kind) -> bool:
         return isinstance(value, str)
     if kind is Kind.BOOL:
         return isinstance(value, bool)
+    if kind is Kind.STR_LIST:
+        return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
     # TOML booleans are not numbers, although Python's bool is an int; nan and inf are out.
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return False

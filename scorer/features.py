@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas
 
     from scorer.insights.client import InsightsAnswer
+    from scorer.records import ProvenanceChange
 
 NAN = math.nan
 NO_HISTORY = "no release before this one's burst"
@@ -99,6 +100,14 @@ FEATURES: tuple[Feature, ...] = (
         "registry dist.attestations",
         "flag",
         "stripped document, or no established release when this one has none",
+    ),
+    Feature(
+        "provenance_source_changed",
+        "the provenance names another source repository or workflow than the last earlier "
+        "release with provenance",
+        "registry attestations, checked by provscore verify (report_verify)",
+        "flag",
+        "report_verify off, or either version's attestations unreadable",
     ),
     Feature(
         "install_script_added",
@@ -545,9 +554,13 @@ def feature_row(
     *,
     now: datetime,
     settings: FeatureSettings,
+    provenance_change: ProvenanceChange | None = None,
+    provenance_missing: str = "provenance not verified (report_verify is off)",
 ) -> FeatureRow:
     """Features of `name@version` (pure). `history_missing` / `insights_missing` say why a
-    source is absent; they are the unknown reasons of the features that need it."""
+    source is absent; they are the unknown reasons of the features that need it.
+    `provenance_change` is verify's comparison of this version's provenance source with the
+    last earlier one's (None: not verified, `provenance_missing` says why)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     row = _Row()
@@ -559,6 +572,7 @@ def feature_row(
         if record is None:
             why_no_record = f"{version} is not in the registry document"
     publisher, why_no_publisher = _publisher(row, answer, insights_missing, record)
+    _provenance_source(row, record, why_no_record, provenance_change, provenance_missing)
 
     published_epoch = record.epoch if record is not None else None
     if published_epoch is not None and record is not None:
@@ -582,12 +596,35 @@ def feature_row(
 
     if history is None or record is None:
         for feature in FEATURE_NAMES[2:]:
-            if feature != "young_release":
+            if feature not in ("young_release", "provenance_source_changed"):
                 row.missing(feature, why_no_record)
         return _finish(name, version, row)
     _record_facts(row, record, history)
     _history_features(row, record, history, publisher, why_no_publisher, settings)
     return _finish(name, version, row)
+
+
+def _provenance_source(
+    row: _Row,
+    record: VersionRecord | None,
+    why_no_record: str,
+    change: ProvenanceChange | None,
+    missing: str,
+) -> None:
+    """Verify's comparison when there is one; without it, a version the registry shows without
+    provenance cannot have changed its provenance source (0), and one with provenance is
+    unknown (`missing` says why)."""
+    feature = "provenance_source_changed"
+    if change is not None and change.changed is not None:
+        row.known(feature, change.changed, change.detail)
+    elif change is not None:
+        row.missing(feature, change.detail)
+    elif record is None:
+        row.missing(feature, why_no_record)
+    elif record.provenance is False:
+        row.known(feature, False)
+    else:
+        row.missing(feature, missing if record.provenance else record.why("provenance"))
 
 
 def _finish(name: str, version: str, row: _Row) -> FeatureRow:

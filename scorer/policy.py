@@ -1,12 +1,13 @@
 """The one policy engine: `error` / `warn` / `off`, where it comes from, and what it means.
 
 A `PolicySetting` names the option, environment variable, config key and default of one use
-of the policy (`COMPROMISED` for malicious matches, `RISK` for risk thresholds); `resolve`
-applies the one order of precedence: the command-line option, then the environment variable,
-then the project configuration, then the default. An invalid value anywhere is a configuration
+of the policy (`COMPROMISED` for malicious matches, `RISK` for risk thresholds, `VERIFY` for
+the lockfile's verification checks); `resolve` applies the one order of precedence: the
+command-line option, then the environment variable, then the project configuration, then the
+default. An invalid value anywhere is a configuration
 error (exit 2): a typo must never turn a gate off. What a policy means is decided here and
-nowhere else: the `Level` of a hard finding or of a thresholded score, whether renderers list
-findings, and the exit code of a run.
+nowhere else: the `Level` of a hard finding, a verification result, a name collision or a
+thresholded score, whether renderers list findings, and the exit code of a run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from enum import StrEnum
 
 from scorer.config import Config
 from scorer.errors import ConfigError
-from scorer.records import Level
+from scorer.records import Level, Severity
 
 
 class Policy(StrEnum):
@@ -40,6 +41,7 @@ COMPROMISED = PolicySetting(
     "--policy", "PROVSCORE_COMPROMISED_POLICY", "compromised_policy", Policy.ERROR
 )
 RISK = PolicySetting("--risk-policy", "PROVSCORE_RISK_POLICY", "risk_policy", Policy.WARN)
+VERIFY = PolicySetting("--policy", "PROVSCORE_VERIFY_POLICY", "verify_policy", Policy.ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,26 @@ def finding_level(policy: Policy) -> Level:
         case Policy.WARN:
             return Level.WARNING
         case Policy.OFF:
+            return Level.NONE
+
+
+def collision_level(policy: Policy) -> Level:
+    """The level of a name collision (a private package named like a public malicious one):
+    a warning to review the registry routing, never a failure, since the bytes installed are
+    not the malicious package's; only counted under off."""
+    return Level.NONE if policy is Policy.OFF else Level.WARNING
+
+
+def check_level(severity: Severity, policy: Policy) -> Level:
+    """The level of one verification result under `policy`: a hard failure is a hard finding,
+    a soft one (a gap that should not be there) and a name collision are warnings, and a
+    result without a finding is none."""
+    match severity:
+        case Severity.HARD:
+            return finding_level(policy)
+        case Severity.SOFT | Severity.COLLISION:
+            return collision_level(policy)
+        case Severity.NONE:
             return Level.NONE
 
 

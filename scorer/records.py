@@ -3,8 +3,8 @@
 read lockfile -> fetch -> features -> score -> policy -> render: each arrow passes these.
 Unknown facts are `None` (with a reason where one is known), never a silent `False` or `0`.
 The result types that commands share (`Finding`, its `Level`, `SourceInfo`, `AuditReport`,
-`RankedPackage`, `RiskReport`)
-live here too, so renderers import only this module and never an orchestrator.
+`RankedPackage`, `RiskReport`, `CheckResult`, `VerifiedPackage`, `VerifyReport`) live here
+too, so renderers import only this module and never an orchestrator.
 """
 
 from __future__ import annotations
@@ -144,6 +144,9 @@ class Finding:
     summary: str | None
     source: str  # "online" or "local"
     note: str | None = None
+    # A name collision: the private registry the lockfile resolves this package from, while the
+    # advisory is about the public registry's package of the same name.
+    private_origin: str | None = None
 
     @property
     def subject(self) -> str:
@@ -178,6 +181,9 @@ class AuditReport:
     expired_suppressions: tuple[Suppression, ...] = ()
     not_checked: tuple[LockedPackage, ...] = ()
     written: tuple[tuple[Path, MergeCounts], ...] = field(default=())
+    # Findings on packages resolved from a private registry: name collisions, at their own level.
+    collisions: tuple[Finding, ...] = ()
+    collision_level: Level = Level.WARNING
 
     @property
     def checked(self) -> int:
@@ -219,6 +225,8 @@ class RankedPackage:
     change: Change | None = None  # --diff: how it differs from the old lockfile
     # Malicious findings a suppression silenced: shown, never silently dropped.
     suppressed_malicious: tuple[SuppressedFinding, ...] = ()
+    # `report_verify`: the verification checks that failed (hard hits, beside malicious ones).
+    verification: tuple[CheckResult, ...] = ()
 
     @property
     def score(self) -> float | None:
@@ -248,3 +256,133 @@ class RiskReport:
     diff: LockDiff | None = None
     unused_reviews: tuple[Review, ...] = ()
     expired_reviews: tuple[Review, ...] = ()
+    # `report_verify`: the verification policy, and where it came from; None: not verified.
+    verify_policy: Policy | None = None
+    verify_policy_origin: str | None = None
+
+
+# -- `provscore verify` ------------------------------------------------------------------------
+
+
+class Check(StrEnum):
+    """The checks `provscore verify` runs on every locked registry version, in report order."""
+
+    INTEGRITY = "integrity"  # the lockfile's integrity against the registry's dist
+    SIGNATURE = "signature"  # the registry's ECDSA signature over NAME@VERSION:INTEGRITY
+    PROVENANCE = "provenance"  # in-toto / Sigstore attestations for this tarball
+    ORIGIN = "origin"  # the resolved URL against the registry configured for the package
+
+
+class Outcome(StrEnum):
+    """What one check concluded: `unverifiable` always carries why."""
+
+    VERIFIED = "verified"
+    FAILED = "failed"
+    UNVERIFIABLE = "unverifiable"
+
+
+class Severity(StrEnum):
+    """How much a check result weighs before the policy gives it a level: `hard` (different
+    bytes, a bad signature, an attestation for other bytes, a lockfile pointing elsewhere),
+    `soft` (a gap that should not be there: no integrity in the lockfile, no signature from a
+    registry that signs, an unknown key), `collision` (a private package sharing its name with
+    a public malicious one) or `none` (nothing to report: verified, or unknown for a reason that
+    is not the package's fault)."""
+
+    HARD = "hard"
+    SOFT = "soft"
+    COLLISION = "collision"
+    NONE = "none"
+
+
+class AttestationStatus(StrEnum):
+    """One attestation: `verified` (the Sigstore bundle verified against the trust root by the
+    sigstore library), `consistent` (everything that could be checked agrees, but the bundle
+    itself was not verified; `why` says why) or `invalid` (something checked disagrees)."""
+
+    VERIFIED = "verified"
+    CONSISTENT = "consistent but not verified"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationResult:
+    """One attestation of one version: its predicate type, status, why, and what was checked."""
+
+    predicate_type: str | None
+    status: AttestationStatus
+    why: str | None
+    checked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenanceFacts:
+    """Where a version says it was built, read from its SLSA predicate and signing certificate.
+    A fact that neither states is None."""
+
+    repository: str | None = None
+    ref: str | None = None
+    commit: str | None = None
+    workflow: str | None = None
+    builder: str | None = None
+    certificate_identity: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenanceChange:
+    """This version's provenance source against the last earlier version that had provenance.
+    `changed` is True when the repository or the workflow (file, not ref) differs, False when
+    neither does or there is nothing to compare, None when unknown (`detail` says why)."""
+
+    changed: bool | None
+    detail: str
+    previous_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of one check of one version. `detail` says what was found (both values on a
+    mismatch); `why` says why an outcome is unverifiable. `level` is set by the policy."""
+
+    check: Check
+    outcome: Outcome
+    severity: Severity
+    detail: str | None = None
+    why: str | None = None
+    level: Level = Level.NONE
+    attestations: tuple[AttestationResult, ...] = ()
+    provenance: ProvenanceFacts | None = None
+    origins: tuple[str, ...] = ()  # a name collision: (advisory's origin, lockfile's origin)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedPackage:
+    """One locked registry version and the result of every check, in `Check` order."""
+
+    package: LockedPackage
+    results: tuple[CheckResult, ...]
+    level: Level = Level.NONE
+    collisions: tuple[Finding, ...] = ()  # malicious advisories naming this private package
+    collision_level: Level = Level.NONE
+    provenance_change: ProvenanceChange | None = None
+
+    def result(self, check: Check) -> CheckResult | None:
+        return next((r for r in self.results if r.check is check), None)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """The outcome of `provscore verify`: every registry version with its check results, the
+    non-registry ones it could not check, and the exit code the policy engine decided."""
+
+    lockfile: Lockfile
+    registry: str
+    registry_origin: str
+    policy: Policy
+    policy_origin: str
+    sources: tuple[SourceInfo, ...]
+    packages: tuple[VerifiedPackage, ...]
+    exit_code: int
+    not_checked: tuple[LockedPackage, ...] = ()
+    keys: tuple[str, ...] = ()  # the registry key ids used, and where they came from
+    offline: bool = False

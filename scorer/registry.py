@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from scorer.atomic import write_atomic
 from scorer.errors import ConfigError
@@ -333,12 +333,14 @@ class RegistryClient:
         url: str,
         headers: Mapping[str, str],
         handle: Callable[[httpx.Response], Any],
+        registry: str | None = None,
     ) -> Any:
         """GET with retries; `handle(response)` returns a result, a Retry, or None for a status
-        it does not take (404 and other client errors become a failed FetchResult here)."""
+        it does not take (404 and other client errors become a failed FetchResult here).
+        `registry` defaults to the one selected for `name` (a package name)."""
         from scorer.retry import GaveUp, Retry, request_once, retrying
 
-        registry = self.selection.for_package(name)
+        registry = registry or self.selection.for_package(name)
 
         async def attempt() -> Any:
             self.stats.requests += 1
@@ -353,6 +355,14 @@ class RegistryClient:
             status = response.status_code
             if status == 404:
                 return self._failed(name, registry, f"{name} not found on {registry} (HTTP 404)")
+            if 300 <= status < 400:  # never followed: the answer must come from this registry
+                target = urlsplit(response.headers.get("location", "")).netloc or "?"
+                return self._failed(
+                    name,
+                    registry,
+                    f"registry answered HTTP {status} for {name}: a redirect to {target},"
+                    " not followed",
+                )
             # 401/403, redirects and other client errors will not change on retry
             return self._failed(name, registry, f"registry answered HTTP {status} for {name}")
 
@@ -371,6 +381,121 @@ class RegistryClient:
         if isinstance(outcome, GaveUp):
             return self._failed(name, registry, f"{outcome.problem} ({outcome.after})")
         return outcome
+
+    # -- signing keys and attestations (`provscore verify`) ---------------------------------
+
+    def keys_url(self, registry: str) -> str:
+        """The registry's signing keys: `<registry>/-/npm/v1/keys`."""
+        return registry + "-/npm/v1/keys"
+
+    def attestations_url(self, name: str, version: str) -> str:
+        """A version's attestations, on the registry selected for its name."""
+        base = self.selection.for_package(name)
+        self.url_for(name)  # the same URL rules as its document (https unless configured)
+        return base + "-/npm/v1/attestations/" + document_path(name) + "@" + quote(version)
+
+    def fetch_keys_sync(self, registries: Iterable[str]) -> dict[str, FetchResult]:
+        """Each registry's `/-/npm/v1/keys` answer (`FetchResult.document`), revalidated against
+        the cache online (keys change, rarely), read from the cache offline."""
+        items = {r: (r, self.keys_url(r), "keys", False) for r in sorted(set(registries))}
+        return self._fetch_json_sync(items)
+
+    def fetch_attestations_sync(
+        self, specs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], FetchResult]:
+        """Each version's attestations answer. A version's attestations never change once
+        published, so a cached answer is used without a request."""
+        wanted = sorted(set(specs))
+        items = {
+            f"{name}@{version}": (
+                self.selection.for_package(name),
+                self.attestations_url(name, version),
+                "attestations",
+                True,
+            )
+            for name, version in wanted
+        }
+        results = self._fetch_json_sync(items)
+        return {(n, v): results[f"{n}@{v}"] for n, v in wanted}
+
+    def _fetch_json_sync(
+        self, items: Mapping[str, tuple[str, str, str, bool]]
+    ) -> dict[str, FetchResult]:
+        """`label -> (registry, url, kind, immutable)`: one JSON object each, through the cache
+        (`<cache>/<registry key>/-<kind>/<label>.json`), with the documents' retries and rules."""
+        out: dict[str, FetchResult] = {}
+        pending: list[str] = []
+        for label, (registry, _url, kind, immutable) in items.items():
+            cached = self._read_json_cache(registry, kind, label)
+            if cached is not None and (self.offline or immutable):
+                out[label] = FetchResult(label, registry, cached["body"], "cache")
+            elif self.offline:
+                out[label] = FetchResult(
+                    label, registry, None, "none", f"offline: {kind} for {label} not in the cache"
+                )
+            else:
+                pending.append(label)
+        if pending:
+            import asyncio
+
+            async def one(get: Get, label: str) -> FetchResult:
+                registry, url, kind, _ = items[label]
+                return await self._fetch_json_one(get, label, registry, url, kind)
+
+            for result in asyncio.run(self._each(pending, one)):
+                out[result.name] = result
+        return dict(sorted(out.items()))
+
+    async def _fetch_json_one(
+        self, get: Get, label: str, registry: str, url: str, kind: str
+    ) -> FetchResult:
+        cached = self._read_json_cache(registry, kind, label)
+        headers = self._headers(url)
+        if cached is not None and cached.get("etag"):
+            headers["If-None-Match"] = cached["etag"]
+
+        async def handle(response: httpx.Response) -> FetchResult | Retry | None:
+            if response.status_code == 304 and cached is not None:
+                self.stats.not_modified += 1
+                return FetchResult(label, registry, cached["body"], "revalidated")
+            if response.status_code != 200:
+                return None
+            try:
+                body = decode_json(response.content)
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                from scorer.retry import Retry
+
+                return Retry(f"registry sent a truncated or malformed {kind} answer")
+            self.stats.full_downloads += 1
+            entry = {"url": url, "etag": response.headers.get("etag"), "body": body}
+            path = self._json_cache_file(registry, kind, label)
+            if path is not None:  # fsync blocks: off the event loop, as for documents
+                import asyncio
+
+                text = json.dumps(entry, separators=(",", ":"))
+                await asyncio.to_thread(write_atomic, path, text)
+            return FetchResult(label, registry, body, "network")
+
+        result: FetchResult = await self._request(get, label, url, headers, handle, registry)
+        return result
+
+    def _json_cache_file(self, registry: str, kind: str, label: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = hashlib.sha256(registry.encode()).hexdigest()[:16]
+        return self.cache_dir / key / f"-{kind}" / f"{document_path(label)}.json"
+
+    def _read_json_cache(self, registry: str, kind: str, label: str) -> dict[str, Any] | None:
+        path = self._json_cache_file(registry, kind, label)
+        if path is None or not path.is_file():
+            return None
+        try:
+            entry = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None  # a damaged entry is a miss, refetched and rewritten
+        return entry if isinstance(entry, dict) and isinstance(entry.get("body"), dict) else None
 
     # -- cache and snapshot ------------------------------------------------------------------
 

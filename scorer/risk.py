@@ -3,9 +3,10 @@
 read lockfile -> malicious matches (the audit gate's matcher, same database and policy) ->
 gather (registry documents as compact per-package histories, insights answers) -> features ->
 score -> rank -> policy -> suppressions -> the team's reviews (`scorer.reviews`). A malicious
-match is not a feature: it is a hard hit, ranked above every score. Git, file, link and
-workspace packages are listed as not scored, with why. Missing sources make facts unknown (with
-the reason), never an error, unless `--strict`.
+match is not a feature: it is a hard hit, ranked above every score; so is a failed
+verification check when `report_verify` is on. Git, file, link and workspace packages are
+listed as not scored, with why. Missing sources make facts unknown (with the reason), never an
+error, unless `--strict`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,15 +32,18 @@ from scorer.policy import (
     threshold_level,
 )
 from scorer.records import (
+    CheckResult,
     Finding,
     Level,
     LockedPackage,
+    Outcome,
     RankedPackage,
     RiskReport,
     ScorerInfo,
     Setting,
     SourceKind,
     SuppressedFinding,
+    VerifyReport,
 )
 from scorer.reviews import Review, read_reviews, split_reviews
 from scorer.suppressions import Suppression, split_suppressed
@@ -83,6 +87,7 @@ class ReportOptions:
     strict: bool = False
     diff: Path | None = None
     reviews: Path | None = None
+    verify: bool | None = None  # None: config report_verify, else off
 
 
 def _threshold(option: float | None, config: Config, key: str, default: float) -> Setting:
@@ -107,7 +112,7 @@ def rank_key(entry: RankedPackage) -> tuple[int, float, str, str]:
     """Malicious hits first, then score descending (unknown scores after known ones, packages
     that cannot be scored last), then name and version."""
     pkg = entry.package
-    if entry.malicious:
+    if entry.malicious or entry.verification:
         group = 0
     elif entry.not_scored is not None:
         group = 3
@@ -237,7 +242,20 @@ def run_report(
     )
     if options.strict and evidence.unreachable:
         raise SourceUnreachable("; ".join(evidence.unreachable))
+    wanted = options.verify if options.verify is not None else config.get_bool("report_verify")
+    verified = _verify(options, offline, env, home, registry_transport) if wanted else None
+    lap("verify")
 
+    unverified = (
+        "provenance not verified (report_verify is off)"
+        if verified is None
+        else "verify had no registry document for this version"
+    )
+    changes_by_key = {
+        vp.package.key: vp.provenance_change
+        for vp in (verified.packages if verified is not None else ())
+        if vp.package.source is SourceKind.REGISTRY
+    }
     rows = [
         feature_row(
             name,
@@ -248,6 +266,8 @@ def run_report(
             evidence.insights_missing,
             now=now,
             settings=settings,
+            provenance_change=changes_by_key.get((name, version)),
+            provenance_missing=unverified,
         )
         for name, version in keys
     ]
@@ -267,6 +287,12 @@ def run_report(
         p = sf.finding.package
         silenced.setdefault((p.name, p.version, p.source), []).append(sf)
     mal_level = finding_level(audit.policy)
+
+    checks: dict[tuple[str, str, SourceKind], tuple[CheckResult, ...]] = {}
+    for vp in verified.packages if verified is not None else ():
+        failed = tuple(r for r in vp.results if r.outcome is Outcome.FAILED)
+        if failed:
+            checks[(vp.package.name, vp.package.version, vp.package.source)] = failed
 
     draft: list[RankedPackage] = []
     for pkg in packages:
@@ -294,6 +320,12 @@ def run_report(
                 not_scored=NOT_SCORED[pkg.source],
                 change=changes.get(ident),
                 suppressed_malicious=tuple(silenced.get(ident, ())),
+            )
+        if ident in checks:
+            entry = replace(
+                entry,
+                verification=checks[ident],
+                level=worst(entry.level, *(r.level for r in checks[ident])),
             )
         draft.append(entry)
 
@@ -339,6 +371,8 @@ def run_report(
         diff=diff,
         unused_reviews=unused_reviews,
         expired_reviews=expired_reviews,
+        verify_policy=verified.policy if verified is not None else None,
+        verify_policy_origin=verified.policy_origin if verified is not None else None,
     )
     lap("rank")
     return report
@@ -378,6 +412,27 @@ def _apply_reviews(
 
 
 def _replace_level(entry: RankedPackage, level: Level, by: Suppression | None) -> RankedPackage:
-    from dataclasses import replace
-
     return replace(entry, level=level, suppressed=by)
+
+
+def _verify(
+    options: ReportOptions,
+    offline: bool,
+    env: Mapping[str, str],
+    home: Path,
+    transport: object | None,
+) -> VerifyReport:
+    """`provscore verify` on the same lockfile, registry, cache and offline choice."""
+    from scorer.verify import VerifyOptions, run_verify
+
+    return run_verify(
+        VerifyOptions(
+            lockfile=options.lockfile,
+            registry=options.registry,
+            offline=offline,
+            cache_dir=options.cache_dir,
+        ),
+        env=env,
+        home=home,
+        registry_transport=transport,  # type: ignore[arg-type]
+    )

@@ -150,6 +150,8 @@ def _handler(state: RegistryServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
                 return None
+            if fault and fault.startswith("redirect:"):  # e.g. a mirror sending us elsewhere
+                return self._send(302, b"", {"Location": fault.removeprefix("redirect:")})
             if fault and fault.startswith("status:"):
                 _, code, *retry = fault.split(":")
                 return self._send(

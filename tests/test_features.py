@@ -60,7 +60,7 @@ def check_invariants(r: FeatureRow) -> None:
 
 
 def test_feature_table_is_complete() -> None:
-    assert len(set(FEATURE_NAMES)) == len(FEATURES) == 12
+    assert len(set(FEATURE_NAMES)) == len(FEATURES) == 13
     for f in FEATURES:
         assert f.meaning and f.source and f.unit and f.unknown_when
 

@@ -1,16 +1,22 @@
-"""open_database: the matching index over a local database and its cache (warm runs read only
-the records they need; a changed database or a damaged cache never yields wrong findings)."""
+"""open_database: the on-disk matching index over every database layout (one JSON file in any
+shape, a directory tree, an all.zip), built by streaming, cached, and never a cause of a wrong
+pass: a changed database is re-indexed, a damaged index is an error, hostile inputs are refused."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import zipfile
+import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
-from osv_fixtures import KNOWN_BAD, KNOWN_CLEAN, ghsa_dir, mal_dir, pkg, record
+from osv_fixtures import KNOWN_BAD, KNOWN_CLEAN, ghsa_dir, mal_dir, pkg, real_records, record
 
 import scorer.osv.index as index_module
+import scorer.osv.layouts as layouts
 from scorer.errors import InputError
 from scorer.osv import Advisory, load_database, match, merge_database, open_database
 
@@ -32,23 +38,79 @@ def expected() -> list[list[str]]:
     return ids(match(PACKAGES, load_database(mal_dir()) + load_database(ghsa_dir())))
 
 
-def no_scan(*args: object) -> None:
+def no_build(*args: object, **kwargs: object) -> None:
     raise AssertionError("a warm run must not read the whole database")
 
 
-def test_cold_then_warm_give_the_same_findings(
-    database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def layouts_of(tmp_path: Path) -> dict[str, Path]:
+    """The real records in every layout: merge format, a pretty-printed array, an object
+    holding them after other keys, a tree of record files and an all.zip."""
+    raws = real_records()
+    merge = tmp_path / "merge.json"
+    merge_database(merge, [Advisory.from_osv(r) for r in raws])
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps(raws, indent=2, ensure_ascii=False))
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"schema": {"v": [1, 2]}, "vulns": raws, "after": "x"}))
+    tree = tmp_path / "tree"
+    shutil.copytree(mal_dir(), tree / "mal")
+    shutil.copytree(ghsa_dir(), tree / "ghsa")
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for raw in raws:
+            zf.writestr(f"{raw['id']}.json", json.dumps(raw, indent=1))
+    return {"merge": merge, "array": array, "wrapped": wrapped, "tree": tree, "zip": archive}
+
+
+def test_every_layout_gives_the_full_loads_findings_cold_and_warm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = tmp_path / "cache"
-    opened = open_database(database, cache_dir=cache)
-    cold = ids(match(PACKAGES, opened))
-    assert cold == expected() and len(list(cache.iterdir())) == 1
-    monkeypatch.setattr(index_module, "_scan", no_scan)
-    reopened = open_database(database, cache_dir=cache)
-    warm = ids(match(PACKAGES, reopened))
-    assert warm == cold
-    assert opened.record_count == reopened.record_count == 101
-    assert warm[0] == ["MAL-2025-46969"] and warm[len(KNOWN_BAD)] == []
+    for name, path in layouts_of(tmp_path).items():
+        cold = open_database(path, cache_dir=cache)
+        assert ids(match(PACKAGES, cold)) == expected(), name
+        assert cold.record_count == 101, name
+        assert [a.raw for a in match([pkg("chalk", "5.6.1")], cold)[0]] == [
+            a.raw for a in match([pkg("chalk", "5.6.1")], load_database(path))[0]
+        ], name
+    assert len(list(cache.iterdir())) == 5
+    monkeypatch.setattr(index_module, "build_index", no_build)
+    for path in [tmp_path / n for n in ("merge.json", "array.json", "all.zip", "tree")]:
+        warm = open_database(path, cache_dir=cache)
+        assert ids(match(PACKAGES, warm)) == expected()
+
+
+def test_the_index_counts_what_db_info_shows(database: Path, tmp_path: Path) -> None:
+    info = open_database(database, cache_dir=tmp_path / "cache").info
+    assert (info.records, info.layout) == (101, "file")
+    assert info.malicious == sum(a.malicious for a in load_database(database))
+    assert info.withdrawn == sum(a.is_withdrawn for a in load_database(database))
+    assert info.newest_modified == max(
+        (r["modified"] for r in real_records()), key=lambda m: m.replace("Z", "")
+    )
+
+
+def test_a_process_pool_gives_the_same_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(index_module, "_PARALLEL_FILES", 0)
+    for name, path in layouts_of(tmp_path).items():
+        pooled = open_database(path, cache_dir=tmp_path / "pool", workers=3)
+        alone = open_database(path, cache_dir=tmp_path / "alone", workers=1)
+        assert ids(match(PACKAGES, pooled)) == ids(match(PACKAGES, alone)) == expected()
+        assert pooled.info == alone.info
+        # three parts, one per process (a plain JSON document is read in one go)
+        assert len(pooled.header["parts"]) == (1 if name in ("array", "wrapped") else 3), name
+
+
+def test_the_name_map_of_the_previous_format_is_removed(database: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    legacy = index_module.cache_file(database, cache).with_suffix(".json")
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text('{"format": 2}')
+    open_database(database, cache_dir=cache)
+    assert [p.suffix for p in cache.iterdir()] == [".idx"]
 
 
 def test_a_merged_database_is_reindexed(database: Path, tmp_path: Path) -> None:
@@ -59,30 +121,41 @@ def test_a_merged_database_is_reindexed(database: Path, tmp_path: Path) -> None:
     assert [a.id for a in found] == ["MAL-9"]
 
 
-def test_a_damaged_cache_falls_back_or_fails_closed(database: Path, tmp_path: Path) -> None:
+def test_a_changed_tree_is_reindexed(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    tree = tmp_path / "tree"
+    shutil.copytree(mal_dir(), tree)
+    assert match([pkg("chalk", "5.6.0")], open_database(tree, cache_dir=cache)) == [()]
+    # Edited in place (same directory entries): only the file's own stat tells.
+    (victim,) = tree.rglob("MAL-2025-46969.json")
+    raw = json.loads(victim.read_text())
+    raw["affected"][0]["versions"] = ["5.6.0"]
+    raw["affected"][0].pop("ranges", None)
+    victim.write_text(json.dumps(raw))
+    (found,) = match([pkg("chalk", "5.6.0")], open_database(tree, cache_dir=cache))
+    assert [a.id for a in found] == ["MAL-2025-46969"]
+
+
+def test_a_damaged_or_foreign_cache_is_rebuilt_or_fails_closed(
+    database: Path, tmp_path: Path
+) -> None:
     cache = tmp_path / "cache"
     open_database(database, cache_dir=cache)
     (cache_file,) = cache.iterdir()
-    document = json.loads(cache_file.read_text())
-    cache_file.write_text("{not json")
+    good = cache_file.read_bytes()
+    cache_file.write_bytes(b"{not an index")
     assert ids(match(PACKAGES, open_database(database, cache_dir=cache))) == expected()
-    # Same identity but spans that point at the wrong bytes: an error, never a silent miss.
-    document["names"]["chalk"] = [[0, 5]]
-    cache_file.write_text(json.dumps(document))
-    with pytest.raises(InputError, match="index does not fit"):
+    # A damaged bucket (the header still fits): an error, never a silent miss.
+    index = open_database(database, cache_dir=cache)
+    damaged = bytearray(cache_file.read_bytes())
+    ((data_at, shift, offsets, _),) = index._parts  # one part: a small database, read at once
+    start = data_at + offsets[zlib.crc32(b"chalk") >> shift]
+    damaged[start + 2] ^= 0x20
+    cache_file.write_bytes(bytes(damaged))
+    with pytest.raises(InputError, match="index is damaged"):
         match([pkg("chalk", "5.6.1")], open_database(database, cache_dir=cache))
-
-
-def test_only_merge_format_files_are_cached(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    plain = tmp_path / "plain.json"
-    plain.write_text(json.dumps([record("MAL-1", "a", versions=["1.0.0"])], indent=2))
-    tree = tmp_path / "tree"
-    shutil.copytree(mal_dir(), tree)
-    assert open_database(plain, cache_dir=cache).record_count == 1
-    assert open_database(tree, cache_dir=cache).record_count == 81
-    assert not cache.exists()
-    assert ids(match([pkg("a", "1.0.0")], open_database(plain, cache_dir=cache))) == [["MAL-1"]]
+    cache_file.write_bytes(good[: len(good) // 2])  # truncated: rebuilt
+    assert ids(match(PACKAGES, open_database(database, cache_dir=cache))) == expected()
 
 
 def test_cache_can_be_disabled_or_unwritable(database: Path, tmp_path: Path) -> None:
@@ -103,6 +176,79 @@ def test_bad_databases_are_input_errors(tmp_path: Path) -> None:
     broken.write_text('{"vulns": [\n{"id": 1}\n]}\n')
     with pytest.raises(InputError, match=r"broken\.json:2: record: record has no id"):
         open_database(broken, cache_dir=tmp_path / "cache")
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text('[\n  {"id": "MAL-1"},\n  {"id": "MAL-2",\n   "summary": }\n]\n')
+    with pytest.raises(InputError, match=r"pretty\.json:4: invalid JSON"):
+        open_database(pretty, cache_dir=tmp_path / "cache")
+    for text, problem in [
+        ("", "empty file"),
+        ("42", "expected a JSON array or object"),
+        ('{"records": []}', "expected OSV records"),
+        ('{"vulns": {"id": "x"}}', '"vulns" is not a list'),
+        ('[{"id": "MAL-1"}] x', "extra data"),
+        ('[{"id": "MAL-1"}', "invalid JSON"),
+        ('{"vulns": [], "advisories": []}', 'both "vulns" and "advisories"'),
+    ]:
+        path = tmp_path / "shape.json"
+        path.write_text(text)
+        with pytest.raises(InputError, match=problem):
+            open_database(path, cache_dir=tmp_path / "cache")
+
+
+def test_odd_json_files_stream_like_the_full_load(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    raws = [
+        record("MAL-1", "é-pkg", versions=["1.0.0"], summary="ünïcode " * 3),
+        record("MAL-2", "b", events=[{"introduced": "0"}]),
+    ]
+    for name, text in {
+        "one.json": json.dumps(raws[1]),
+        "empty.json": "[]",
+        "empty-vulns.json": '{"vulns": []}',
+        "adv.json": json.dumps({"advisories": raws}, ensure_ascii=False, indent=4),
+        "looks-merge.json": (
+            '{"vulns": [\n{"id": "MAL-1",\n "summary": "x"},\n{"id": "MAL-2"}\n]}\n'
+        ),
+    }.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        index = open_database(path, cache_dir=cache)
+        assert index.record_count == len(load_database(path)), name
+        packages = [pkg("é-pkg", "1.0.0"), pkg("b", "9.9.9")]
+        assert ids(match(packages, index)) == ids(match(packages, load_database(path))), name
+
+
+def test_a_window_boundary_inside_a_record_is_read_across(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layouts, "_CHUNK", 7)  # every record spans several reads
+    raws = [record(f"MAL-{i}", f"p{i}", versions=["1.0.0"], summary="ä" * i) for i in range(30)]
+    path = tmp_path / "db.json"
+    path.write_text(json.dumps({"vulns": raws, "n": 12345}, indent=1, ensure_ascii=False))
+    index = open_database(path, use_cache=False)
+    packages = [pkg(f"p{i}", "1.0.0") for i in range(30)]
+    assert ids(match(packages, index)) == [[f"MAL-{i}"] for i in range(30)]
+    merge = tmp_path / "merge.json"
+    merge_database(merge, [Advisory.from_osv(r) for r in raws])
+    assert ids(match(packages, open_database(merge, use_cache=False))) == ids(
+        match(packages, index)
+    )
+
+
+def test_duplicate_ids_keep_the_newer_copy(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "malicious").mkdir(parents=True)
+    (tree / "withdrawn").mkdir()
+    old = record("MAL-1", "a", versions=["1.0.0"], modified="2025-01-01T00:00:00Z")
+    new = dict(old, modified="2025-02-01T00:00:00Z", withdrawn="2025-02-01T00:00:00Z")
+    (tree / "malicious" / "MAL-1.json").write_text(json.dumps(old))
+    (tree / "withdrawn" / "MAL-1.json").write_text(json.dumps(new))
+    index = open_database(tree, cache_dir=tmp_path / "cache")
+    assert ids(match([pkg("a", "1.0.0")], index)) == [[]]
+    assert (index.record_count, index.info.withdrawn) == (1, 1)
+    (tree / "withdrawn" / "MAL-1.json").write_text(json.dumps(dict(new, modified=old["modified"])))
+    index = open_database(tree, cache_dir=tmp_path / "cache")
+    assert ids(match([pkg("a", "1.0.0")], index)) == [["MAL-1"]]  # a tie keeps the first
 
 
 def test_default_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -121,6 +267,12 @@ def test_deep_record_defects_surface_when_their_package_is_looked_up(tmp_path: P
         match([pkg("b", "1.0.0")], index)
     with pytest.raises(InputError, match=r"db\.json:3: record: MAL-2"):
         load_database(path)  # the full load refuses the file outright
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("MAL-1.json", json.dumps(good))
+        zf.writestr("MAL-2.json", json.dumps(bad))
+    with pytest.raises(InputError, match=r"all\.zip: MAL-2\.json: MAL-2: a range of b"):
+        match([pkg("b", "1.0.0")], open_database(archive, cache_dir=tmp_path / "cache"))
 
 
 @pytest.mark.parametrize(
@@ -129,5 +281,148 @@ def test_deep_record_defects_surface_when_their_package_is_looked_up(tmp_path: P
 def test_unreadable_package_names_fail_at_open(tmp_path: Path, affected: object) -> None:
     path = tmp_path / "db.json"
     path.write_text('{"vulns": [\n' + json.dumps({"id": "MAL-1", "affected": affected}) + "\n]}\n")
-    with pytest.raises(InputError, match=r"db\.json:2: record MAL-1"):
+    with pytest.raises(InputError, match=r"db\.json:2: record: "):
         open_database(path, cache_dir=tmp_path / "cache")
+
+
+# --- hostile inputs (issue 9): bounded readers ------------------------------------------------
+
+
+def test_non_regular_files_are_refused_before_reading(tmp_path: Path) -> None:
+    fifo = tmp_path / "db.json"
+    os.mkfifo(fifo)  # reading it would block forever
+    with pytest.raises(InputError, match="not a regular file"):
+        open_database(fifo, cache_dir=tmp_path / "cache")
+    with pytest.raises(InputError, match="not a regular file"):
+        open_database("/dev/zero", cache_dir=tmp_path / "cache")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "MAL-1.json").symlink_to("/dev/urandom")
+    with pytest.raises(InputError, match=r"MAL-1\.json: not a regular file"):
+        open_database(tree, cache_dir=tmp_path / "cache")
+
+
+def test_oversized_tree_files_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layouts, "MAX_RECORD_BYTES", 1000)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    with open(tree / "MAL-1.json", "wb") as handle:
+        handle.truncate(3 * 1024**3)  # sparse: stat says 3 GB, reading it would take them
+    with pytest.raises(InputError, match="larger than"):
+        open_database(tree, cache_dir=tmp_path / "cache")
+
+
+def zip_with(tmp_path: Path, name: str, data: bytes, **info: Any) -> Path:
+    path = tmp_path / "all.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("MAL-0.json", json.dumps(record("MAL-0")))
+        member = zipfile.ZipInfo(name)
+        member.compress_type = info.pop("compress_type", zipfile.ZIP_DEFLATED)
+        zf.writestr(member, data)
+    return path
+
+
+def test_zip_bombs_and_odd_members_are_refused(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    bomb = zip_with(tmp_path, "MAL-1.json", b" " * (70 * 1024 * 1024))
+    with pytest.raises(InputError, match=r"MAL-1\.json: inflates to .* zip bomb"):
+        open_database(bomb, cache_dir=cache)
+    ratio = zip_with(tmp_path, "MAL-1.json", b'{"id": "MAL-1"}' + b" " * (2 * 1024 * 1024))
+    with pytest.raises(InputError, match="zip bomb"):
+        open_database(ratio, cache_dir=cache)
+    odd = zip_with(tmp_path, "MAL-1.json", b"{}", compress_type=zipfile.ZIP_BZIP2)
+    with pytest.raises(InputError, match="compression method 12 is not supported"):
+        open_database(odd, cache_dir=cache)
+    data = bytearray(zip_with(tmp_path, "MAL-1.json", b'{"id": "MAL-1"}').read_bytes())
+    at = data.find(b"PK\x01\x02", data.find(b"MAL-1.json"))  # central entry of MAL-1
+    data[at + 8] |= 0x1  # mark it encrypted
+    (tmp_path / "enc.zip").write_bytes(bytes(data))
+    with pytest.raises(InputError, match="encrypted member"):
+        open_database(tmp_path / "enc.zip", cache_dir=cache)
+    data = bytearray(zip_with(tmp_path, "MAL-1.json", b'{"id": "MAL-1"}').read_bytes())
+    local = data.find(b"PK\x03\x04", 10)  # the local header of the second member
+    data[local + 30 + len("MAL-1.json") + 1] ^= 0xFF
+    (tmp_path / "bad.zip").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"MAL-1\.json: (cannot inflate|damaged member)"):
+        open_database(tmp_path / "bad.zip", cache_dir=cache)
+
+
+def test_the_find_and_python_walks_list_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(mal_dir(), tree / "osv")
+    (tree / ".git").mkdir()
+    (tree / ".git" / "MAL-0.json").write_text("{}")  # hidden: not part of the database
+    (tree / "osv" / ".draft.json").write_text("{}")
+    (tree / "README.md").write_text("not a record")
+    (tree / "linked.json").symlink_to(next((tree / "osv").rglob("MAL-2025-46969.json")))
+    (tree / "é dir").mkdir()
+    (tree / "é dir" / "MAL-1 x.json").write_text(json.dumps(record("MAL-1")))
+    fast = layouts.walk_tree(tree)
+    if fast.walker != "find":
+        pytest.skip("no GNU find here: only the Python walk can be checked")
+    monkeypatch.setattr(layouts, "_find", lambda root: None)
+    slow = layouts.walk_tree(tree)
+    assert slow.walker == "python" and slow.count == fast.count
+    assert fast.names() == slow.names()
+    names = slow.names()
+    assert "linked.json" in names and "é dir/MAL-1 x.json" in names and len(names) == 83
+    assert open_database(tree, cache_dir=tmp_path / "cache").record_count == 82
+
+
+def test_the_central_directory_reader_agrees_with_zipfile(tmp_path: Path) -> None:
+    def listed(path: Path) -> list[tuple[Any, ...]]:
+        with zipfile.ZipFile(path) as zf:
+            return sorted(
+                (
+                    i.filename,
+                    i.header_offset,
+                    i.compress_size,
+                    i.file_size,
+                    i.compress_type,
+                    i.CRC,
+                    i.flag_bits,
+                )
+                for i in zf.infolist()
+                if i.filename.endswith(".json")
+            )
+
+    def ours(path: Path) -> list[tuple[Any, ...]]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return layouts.zip_members(fd, path)
+        finally:
+            os.close(fd)
+
+    many = tmp_path / "many.zip"  # past 65,535 members: ZIP64 end records, as OSV's archive
+    with zipfile.ZipFile(many, "w") as zf:
+        for i in range(65_600):
+            zf.writestr(f"r/{i}.json", b"{}")
+        zf.writestr("é.json", json.dumps(record("MAL-1")))
+        with zf.open("big.json", "w", force_zip64=True) as member:
+            member.write(json.dumps(record("MAL-2")).encode())
+        zf.comment = b"a comment"
+    assert ours(many) == listed(many) and len(ours(many)) == 65_602
+    with zipfile.ZipFile(many, "a") as zf:  # zipfile itself would take this for the end record
+        zf.comment = b"PK\x05\x06 a comment that looks like an end record"
+    assert len(ours(many)) == 65_602
+    stub = tmp_path / "stub.zip"  # a self-extracting stub before the archive shifts offsets
+    stub.write_bytes(b"#!/bin/sh\nexit 0\n" + zip_with(tmp_path, "MAL-1.json", b"{}").read_bytes())
+    assert ours(stub) == listed(stub)
+    with pytest.raises(InputError, match=r"stub\.zip: MAL-1\.json: record has no id"):
+        open_database(stub, cache_dir=tmp_path / "cache")  # read at the shifted offsets
+
+
+def die(job: object) -> None:
+    os._exit(9)  # as the kernel's OOM killer would end a worker
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(index_module, "_scan_unit", die)
+    path = layouts_of(tmp_path)["merge"]
+    with pytest.raises(InputError, match="a process indexing it died"):
+        open_database(path, cache_dir=tmp_path / "cache", workers=2)

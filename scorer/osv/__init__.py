@@ -2,9 +2,10 @@
 
 The public surface is re-exported here; submodules are `versions` (npm SemVer precedence and
 OSV range evaluation), `advisories` (the `Advisory` record, the malicious rule, the matcher),
-`database` (load and merge a local OSV database), `index` (the cached matching index over a
-database, for fast repeated audits) and `client` (the OSV API over httpx; imported on its own so
-that offline runs do not load httpx).
+`database` (load and merge a local OSV database), `layouts` (a database of any layout read
+as a stream of records, through bounded readers), `index` (the on-disk matching index over a
+database), `update` (`db update` and `db info`; imports httpx) and `client` (the OSV API over
+httpx). The last two are imported on their own, so that offline runs do not load httpx.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from scorer.osv.versions import VersionRange, compare_versions, parse_version
 # The public OSV API, the default for `audit --osv` (defined once; the client module imports
 # httpx, so it cannot live there without offline runs loading it).
 DEFAULT_OSV_URL = "https://api.osv.dev"
+# The OSV project's published archive of every npm record, the default of `db update`: the
+# documented download location of the OSV data dumps (one constant, like the API's).
+DEFAULT_ARCHIVE_URL = "https://osv-vulnerabilities.storage.googleapis.com/npm/all.zip"
 
 __all__ = [
+    "DEFAULT_ARCHIVE_URL",
     "DEFAULT_OSV_URL",
     "Advisory",
     "AdvisoryIndex",

@@ -10,7 +10,7 @@ aliases, say) into one group.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +44,13 @@ def parse_timestamp(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def withdraws(value: object) -> bool:
+    """Whether a record's raw `withdrawn` value withdraws it (the one definition: the on-disk
+    index keeps only this value and decides with it too). A value that is present but not a
+    readable time still withdraws."""
+    return parse_timestamp(value) is not None or bool(value)
 
 
 def is_malicious(record: Mapping[str, Any]) -> bool:
@@ -102,7 +109,9 @@ class AffectedPackage:
         return any(r.contains(key) for r in self.ranges)
 
 
-def _parse_affected(entry: object) -> AffectedPackage | None:
+def parse_affected(entry: object) -> AffectedPackage | None:
+    """One entry of a record's `affected` list: an `AffectedPackage` for npm, None for another
+    ecosystem; RecordError when it cannot be read."""
     # Records come from json.loads, so plain dict checks (much cheaper than the Mapping ABC on
     # tens of thousands of records) are enough.
     if not isinstance(entry, dict):
@@ -161,7 +170,7 @@ class Advisory:
         if not isinstance(affected, list):
             raise RecordError(f"{ident}: affected is not a list")
         try:
-            parsed = tuple(a for a in map(_parse_affected, affected) if a is not None)
+            parsed = tuple(a for a in map(parse_affected, affected) if a is not None)
         except RecordError as exc:
             raise RecordError(f"{ident}: {exc}") from None
         summary, details = record.get("summary"), record.get("details")
@@ -180,8 +189,7 @@ class Advisory:
 
     @property
     def is_withdrawn(self) -> bool:
-        # A `withdrawn` field that is present but not a readable time still withdraws.
-        return self.withdrawn is not None or bool(self.raw.get("withdrawn"))
+        return withdraws(self.raw.get("withdrawn"))
 
     def affects(self, name: str, version: str) -> bool:
         """Whether this record reports `name@version` (never, once withdrawn)."""
@@ -196,49 +204,28 @@ class AdvisoryIndex:
     Withdrawn records are left out (they never match) and, unless `malicious_only` is False,
     so are records that do not report a malicious package: the audit is a malware gate, and an
     ordinary vulnerability record from the online API must not fail it. `record_count` is the
-    number of records the index was built over, all of them counted (for reports).
+    number of records the index was built over, all of them counted (for reports). The
+    on-disk index of a local database (`index.DiskIndex`) is a subclass that reads its rows
+    from a file instead of holding them.
     """
 
     def __init__(self, advisories: Iterable[Advisory] = (), *, malicious_only: bool = True) -> None:
         self._malicious_only = malicious_only
         self._by_name: dict[str, list[tuple[Advisory, AffectedPackage]]] = {}
-        self._pending: set[str] = set()
-        self._load: Callable[[str], Iterable[Advisory]] | None = None
         ids = set()
         for advisory in advisories:
             ids.add(advisory.id)
             self._add(advisory)
         self.record_count = len(ids)
 
-    @classmethod
-    def deferred(
-        cls,
-        names: Iterable[str],
-        load: Callable[[str], Iterable[Advisory]],
-        *,
-        record_count: int,
-        malicious_only: bool = True,
-    ) -> AdvisoryIndex:
-        """An index that reads the records of a package name only when that name is looked up:
-        `load(name)` returns the records naming it. Used by `index.open_database`."""
-        index = cls(malicious_only=malicious_only)
-        index._pending = set(names)
-        index._load = load
-        index.record_count = record_count
-        return index
-
-    def _add(self, advisory: Advisory, only: str | None = None) -> None:
+    def _add(self, advisory: Advisory) -> None:
         if advisory.is_withdrawn or (self._malicious_only and not advisory.malicious):
             return
         for affected in advisory.affected:
-            if only is None or affected.name == only:
-                self._by_name.setdefault(affected.name, []).append((advisory, affected))
+            self._by_name.setdefault(affected.name, []).append((advisory, affected))
 
     def lookup(self, name: str, version: str) -> tuple[Advisory, ...]:
-        if name in self._pending and self._load is not None:
-            self._pending.discard(name)
-            for advisory in self._load(name):
-                self._add(advisory, only=name)
+        """The advisories reporting `name@version`, sorted by id."""
         found: dict[str, Advisory] = {}
         for advisory, affected in self._by_name.get(name, ()):
             if advisory.id not in found and affected.affects(version):

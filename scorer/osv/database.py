@@ -19,6 +19,7 @@ import fcntl
 import gc
 import json
 import os
+import stat
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,7 +29,10 @@ from typing import Any
 from scorer.atomic import write_atomic
 from scorer.errors import InputError
 from scorer.osv.advisories import Advisory, RecordError
+from scorer.osv.layouts import open_regular, read_member, zip_members
 
+# A JSON database read whole (to merge into it, or by `load_database`).
+MAX_DATABASE_BYTES = 4 * 1024**3
 _CONTAINER_KEYS = ("vulns", "advisories")
 # An object with any of these and no container key is taken as one record, so that a record
 # missing its id is reported as exactly that.
@@ -91,6 +95,20 @@ def _parse(data: bytes, where: Path, member: str | None = None) -> list[Advisory
 
 
 def _read_bytes(path: Path) -> bytes:
+    # A FIFO would block and a device never end: only a regular file is read, and not one
+    # that cannot be a database (a 3 GB sparse file, say).
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(path, "a directory; expected a file of OSV records")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(path, "not a regular file; expected a file of OSV records")
+    if info.st_size > MAX_DATABASE_BYTES:
+        raise InputError(path, f"larger than {MAX_DATABASE_BYTES // 1024**3} GiB")
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -155,22 +173,16 @@ def load_json_file(
 
 
 def _load_zip(path: Path) -> list[Advisory]:
+    # Members through the bounded reader of `layouts`: supported method, not encrypted,
+    # capped in size and ratio, CRC checked.
     advisories: list[Advisory] = []
+    fd = open_regular(path)
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = sorted(n for n in archive.namelist() if n.endswith(".json"))
-            if not members:
-                raise InputError(path, "zip archive holds no .json OSV records")
-            for member in members:
-                try:
-                    data = archive.read(member)
-                except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                    raise InputError(path, f"{member}: cannot read member: {exc}") from None
-                advisories.extend(_parse(data, path, member))
-    except zipfile.BadZipFile as exc:
-        raise InputError(path, f"not a readable zip archive: {exc}") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+        for member in zip_members(fd, path):
+            data = read_member(fd, member, path)
+            advisories.extend(_parse(data, path, member[0]))
+    finally:
+        os.close(fd)
     return advisories
 
 
@@ -258,7 +270,8 @@ def dump_database(advisories: Iterable[Advisory]) -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on the database at `path`, for writers (merge, update)."""
     # The lock lives on a sidecar file: the database itself is replaced by rename, so a lock
     # held on its old inode would not exclude a writer that opened the new one. The sidecar is
     # never deleted, since unlinking a lock file reopens the same race.
@@ -290,8 +303,13 @@ def merge_database(path: str | os.PathLike[str], advisories: Iterable[Advisory])
         raise InputError(target.parent, f"cannot create directory: {exc.strerror}") from None
     if target.is_dir():
         raise InputError(target, "is a directory; merging writes a single JSON file")
+    if target.is_file() and zipfile.is_zipfile(target):
+        raise InputError(
+            target,
+            "is an OSV archive (kept by `provscore db update`); merge into a JSON file: --write",
+        )
     incoming = newest_by_id(advisories)
-    with _locked(target):
+    with locked(target):
         with paused_gc():
             stored = newest_by_id(load_json_file(target)[0]) if target.exists() else []
         existing = {a.id: a for a in stored}

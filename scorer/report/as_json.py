@@ -1,6 +1,7 @@
-"""The JSON audit and risk reports (schemas documented in the README; `schema_version` bumps on
-change). `risk_report_json` is the one description of a `RiskReport` as data: every other format
-of the risk report (text, Markdown, SARIF, HTML) renders that dict, so they cannot disagree."""
+"""The JSON audit, risk and verification reports (schemas documented in the README;
+`schema_version` bumps on change). `risk_report_json` and `verify_report_json` are the one
+description of a `RiskReport` and a `VerifyReport` as data: every other format of those reports
+(text, Markdown, SARIF, HTML) renders that dict, so they cannot disagree."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from collections.abc import Callable
 from typing import Any
 
 from scorer import __version__
-from scorer.records import AuditReport, Finding, Level, RankedPackage, RiskReport
+from scorer.records import (
+    AuditReport,
+    Check,
+    CheckResult,
+    Finding,
+    Level,
+    Outcome,
+    RankedPackage,
+    RiskReport,
+    VerifyReport,
+)
 from scorer.suppressions import Suppression
 
 SCHEMA_VERSION = 1
@@ -30,6 +41,18 @@ def finding_json(finding: Finding, level: str) -> dict[str, Any]:
         "source": finding.source,
         "level": level,
         "note": finding.note,
+    }
+
+
+def collision_json(finding: Finding, level: str) -> dict[str, Any]:
+    """A name collision: the advisory's package is the public one, the lockfile's is private;
+    both origins are named."""
+    from scorer.origin import ADVISORY_ORIGIN
+
+    return {
+        **finding_json(finding, level),
+        "advisory_origin": ADVISORY_ORIGIN,
+        "lockfile_origin": finding.private_origin,
     }
 
 
@@ -58,8 +81,10 @@ def report_json(report: AuditReport) -> dict[str, Any]:
             "findings": len(report.findings),
             "affected_packages": len({f.package.key for f in report.findings}),
             "suppressed": len(report.suppressed),
+            "collisions": len(report.collisions),
         },
         "findings": [finding_json(f, report.level.value) for f in report.findings],
+        "collisions": [collision_json(f, report.collision_level.value) for f in report.collisions],
         "suppressed": [
             {**finding_json(s.finding, "suppressed"), "suppression": suppression_json(s.by)}
             for s in report.suppressed
@@ -95,7 +120,7 @@ def _plain(value: object) -> object:
     return value
 
 
-def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
+def ranked_json(entry: RankedPackage, rank: int, verified: bool = False) -> dict[str, Any]:
     pkg = entry.package
     malicious = None
     if entry.malicious:
@@ -122,7 +147,7 @@ def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
         for key, (value, source) in (sorted(row.facts.items()) if row is not None else ())
     }
     change = entry.change
-    return {
+    out = {
         "rank": rank,
         "name": pkg.name,
         "version": pkg.version,
@@ -154,6 +179,11 @@ def ranked_json(entry: RankedPackage, rank: int) -> dict[str, Any]:
         "unknown": unknown,
         "facts": facts,
     }
+    if verified:  # report_verify: the failed checks, hard hits beside malicious ones
+        out["verification"] = [
+            {"check": r.check.value, **check_json(r)} for r in entry.verification
+        ]
+    return out
 
 
 def worth_reviewing(report: RiskReport) -> Callable[[RankedPackage], bool]:
@@ -184,7 +214,7 @@ def risk_report_json(
             "unchanged": report.diff.unchanged,
             "removed": len(report.diff.removed),
         }
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "provscore", "version": __version__},
         "lockfile": str(report.lockfile.path),
@@ -238,7 +268,7 @@ def risk_report_json(
             ),
         },
         "packages": [
-            ranked_json(p, i)
+            ranked_json(p, i, report.verify_policy is not None)
             for i, p in enumerate(report.packages, start=1)
             if keep is None or keep(p)
         ],
@@ -247,6 +277,15 @@ def risk_report_json(
         "unused_reviews": [r.to_json() for r in report.unused_reviews],
         "expired_reviews": [r.to_json() for r in report.expired_reviews],
     }
+    if report.verify_policy is not None:
+        doc["policy"]["verify"] = {  # type: ignore[index]
+            "value": report.verify_policy.value,
+            "origin": report.verify_policy_origin,
+        }
+        doc["counts"]["verification_failed"] = sum(  # type: ignore[index]
+            1 for p in report.packages if p.verification
+        )
+    return doc
 
 
 def dumps(doc: Any, *, pretty: bool) -> str:
@@ -258,3 +297,108 @@ def dumps(doc: Any, *, pretty: bool) -> str:
 
 def render_risk_json(report: RiskReport, *, pretty: bool = True) -> str:
     return dumps(risk_report_json(report), pretty=pretty)
+
+
+# -- the verification report (`provscore verify`) -----------------------------------------------
+
+
+def check_json(result: CheckResult) -> dict[str, Any]:
+    """One check of one version: outcome, why (unverifiable) or detail, and its level."""
+    out: dict[str, Any] = {
+        "outcome": result.outcome.value,
+        "severity": result.severity.value,
+        "level": result.level.value,
+        "detail": result.detail,
+        "why": result.why,
+    }
+    if result.check is Check.PROVENANCE:
+        out["attestations"] = [
+            {
+                "predicate_type": a.predicate_type,
+                "status": a.status.value,
+                "why": a.why,
+                "checked": list(a.checked),
+            }
+            for a in result.attestations
+        ]
+        facts = result.provenance
+        out["provenance"] = (
+            None
+            if facts is None
+            else {
+                "repository": facts.repository,
+                "ref": facts.ref,
+                "commit": facts.commit,
+                "workflow": facts.workflow,
+                "builder": facts.builder,
+                "certificate_identity": facts.certificate_identity,
+            }
+        )
+    return out
+
+
+def verify_report_json(report: VerifyReport) -> dict[str, Any]:
+    """The one description of a `VerifyReport` as data: the text, Markdown and SARIF renderers
+    render this dict."""
+    levels = Counter(p.level for p in report.packages)
+    per_check = {
+        check.value: {
+            outcome.value: sum(
+                1
+                for p in report.packages
+                if (r := p.result(check)) is not None and r.outcome is outcome
+            )
+            for outcome in Outcome
+        }
+        for check in Check
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "provscore", "version": __version__},
+        "lockfile": str(report.lockfile.path),
+        "format": report.lockfile.format,
+        "offline": report.offline,
+        "registry": {"url": report.registry, "origin": report.registry_origin},
+        "keys": list(report.keys),
+        "policy": {"value": report.policy.value, "origin": report.policy_origin},
+        "sources": [s.to_json() for s in report.sources],
+        "counts": {
+            "packages": len(report.lockfile.packages),
+            "checked": len(report.packages),
+            "not_checked": len(report.not_checked),
+            "error": levels[Level.ERROR],
+            "warning": levels[Level.WARNING],
+            "none": levels[Level.NONE],
+            "collisions": sum(len(p.collisions) for p in report.packages),
+            "checks": per_check,
+        },
+        "packages": [
+            {
+                "name": p.package.name,
+                "version": p.package.version,
+                "aliases": list(p.package.aliases),
+                "paths": list(p.package.paths),
+                "resolved": p.package.resolved,
+                "integrity": p.package.integrity,
+                "level": p.level.value,
+                "checks": {r.check.value: check_json(r) for r in p.results},
+                "collisions": [collision_json(f, p.collision_level.value) for f in p.collisions],
+                "provenance_change": None
+                if p.provenance_change is None
+                else {
+                    "changed": p.provenance_change.changed,
+                    "detail": p.provenance_change.detail,
+                    "previous_version": p.provenance_change.previous_version,
+                },
+            }
+            for p in report.packages
+        ],
+        "not_checked": [
+            {"package": p.name, "version": p.version, "source": p.source.value}
+            for p in report.not_checked
+        ],
+    }
+
+
+def render_verify_json(report: VerifyReport, *, pretty: bool = True) -> str:
+    return dumps(verify_report_json(report), pretty=pretty)

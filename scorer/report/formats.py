@@ -41,3 +41,12 @@ class ReportFormat(StrEnum):
     SARIF = "sarif"
     MARKDOWN = "markdown"
     HTML = "html"
+
+
+class VerifyFormat(StrEnum):
+    """`provscore verify --format`."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    MARKDOWN = "markdown"

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from scorer.records import AuditReport, Level, RiskReport
+from scorer.records import AuditReport, Level, RiskReport, VerifyReport
 from scorer.text import safe
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~&])")
@@ -73,6 +73,22 @@ def render_markdown(report: AuditReport, *, pretty: bool = True) -> str:
             )
         if n > MAX_ROWS:
             out.append(f"| … | | {n - MAX_ROWS} more | |")
+    if report.collisions:
+        from scorer.origin import ADVISORY_ORIGIN
+
+        out += [
+            "",
+            f"Name collisions ({report.collision_level.value}): private packages named like a"
+            f" malicious package of {ADVISORY_ORIGIN}.",
+            "",
+            "| package | version | advisories | lockfile origin |",
+            "|---|---|---|---|",
+        ]
+        for f in report.collisions[:MAX_ROWS]:
+            out.append(
+                f"| {md(f.package.name)} | {md(f.package.version)} | {md(', '.join(f.ids))} | "
+                f"{md(f.private_origin or '')} |"
+            )
     extras = []
     if report.suppressed:
         extras.append(f"{len(report.suppressed)} suppressed")
@@ -196,3 +212,50 @@ def risk_markdown(
             n_flagged -= 1
         text = assemble(n_flagged, n_rest)
     return text
+
+
+# -- the verification report (`provscore verify`) -----------------------------------------------
+
+
+def render_verify_markdown(report: VerifyReport, *, pretty: bool = True) -> str:
+    from scorer.report.as_json import verify_report_json
+
+    return verify_markdown(verify_report_json(report))
+
+
+def verify_markdown(doc: Mapping[str, Any]) -> str:
+    """A verdict, the findings (worst first, at most MAX_ROWS) and the counts per check."""
+    from scorer.report.text import verify_findings
+
+    counts = doc["counts"]
+    rows = verify_findings(doc) if doc["policy"]["value"] != "off" else []
+    errors, warnings = counts["error"], counts["warning"]
+    if errors:
+        verdict = f"**{_plural(errors, 'version')} failed verification.**"
+    elif warnings:
+        verdict = (
+            f"{_plural(warnings, 'version')} with warnings (policy `{doc['policy']['value']}`)."
+        )
+    else:
+        verdict = "No verification findings."
+    out = [
+        "### provscore verify",
+        "",
+        verdict,
+        "",
+        f"{md(doc['lockfile'])} ({md(doc['format'])}): {counts['checked']} registry versions "
+        f"verified against {code(doc['registry']['url'])}.",
+    ]
+    if rows:
+        out += ["", "| level | package | check | finding |", "|---|---|---|---|"]
+        for level, pkg, check, what in rows[:MAX_ROWS]:
+            out.append(
+                f"| {level} | {md(pkg['name'] + '@' + pkg['version'])} | {check} | "
+                f"{md(clip(what))} |"
+            )
+        if len(rows) > MAX_ROWS:
+            out.append(f"| … | {len(rows) - MAX_ROWS} more | | |")
+    out += ["", "| check | verified | failed | unverifiable |", "|---|---|---|---|"]
+    for check, by in counts["checks"].items():
+        out.append(f"| {check} | {by['verified']} | {by['failed']} | {by['unverifiable']} |")
+    return "\n".join(out) + "\n"

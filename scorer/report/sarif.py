@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scorer import __version__
-from scorer.records import AuditReport, Finding, Level, RiskReport
+from scorer.records import AuditReport, Finding, Level, RiskReport, VerifyReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # SARIF result levels: a finding that is only counted is a note, not "none" (which hides it).
@@ -120,7 +120,53 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
                 },
             }
         )
+    for f in report.collisions:
+        rules.setdefault(COLLISION_RULE["id"], COLLISION_RULE)
+        location = {"artifactLocation": {"uri": uri(path)}}
+        if line := lockfile_line(text, f.package.name, f.package.paths):
+            location["region"] = {"startLine": line}
+        results.append(
+            {
+                "ruleId": COLLISION_RULE["id"],
+                "level": _LEVEL[report.collision_level],
+                "message": {"text": collision_message(f)},
+                "locations": [{"physicalLocation": location}],
+                "partialFingerprints": {"provscore/package-incident/v1": fingerprint(f)},
+                "properties": {
+                    "package": f.package.name,
+                    "version": f.package.version,
+                    "ids": list(f.ids),
+                    "lockfile_origin": f.private_origin,
+                },
+            }
+        )
     return sarif_log(rules, results)
+
+
+COLLISION_RULE: dict[str, Any] = {
+    "id": "provscore/name-collision",
+    "name": "NameCollision",
+    "shortDescription": {"text": "Private package named like a public malicious package"},
+    "fullDescription": {
+        "text": "The lockfile resolves this package from a private registry, while a "
+        "malicious-package advisory names the public registry's package of the same name."
+    },
+    "help": {
+        "text": "Make sure every install resolves this name from the private registry (an "
+        ".npmrc scope registry), never from the public one: a misrouted install gets the "
+        "malicious package."
+    },
+    "properties": {"tags": ["security", "supply-chain", "dependency-confusion"]},
+}
+
+
+def collision_message(finding: Finding) -> str:
+    from scorer.origin import ADVISORY_ORIGIN
+
+    return (
+        f"{finding.subject} comes from the private registry {finding.private_origin}; "
+        f"{', '.join(finding.ids)} is about {ADVISORY_ORIGIN}'s package of that name"
+    )
 
 
 # -- the risk report (`provscore report`) ----------------------------------------------------
@@ -213,7 +259,7 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
     rules: dict[str, dict[str, Any]] = {}
     results = []
     for pkg in doc["packages"]:
-        if not pkg["malicious"] and pkg["level"] == "none":
+        if not pkg["malicious"] and not pkg.get("verification") and pkg["level"] == "none":
             continue
         location: dict[str, Any] = {"artifactLocation": {"uri": uri(path)}}
         if (line := lockfile_line(text, pkg["name"], pkg["paths"])) is not None:
@@ -227,6 +273,10 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
             if incident["summary"]:
                 message += f": {incident['summary']}"
             found.append((rule_id, message, malicious_level))
+        for failed in pkg.get("verification", ()):
+            rule = _check_rule(failed["check"])
+            rules.setdefault(rule["id"], rule)
+            found.append((rule["id"], f"{spec}: {failed['detail']}", failed["level"]))
         if pkg["score"] is not None and pkg["reasons"]:
             level = _risk_level(doc, pkg["score"])
             for reason in pkg["reasons"]:
@@ -262,4 +312,84 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
                     },
                 }
             )
+    return sarif_log(rules, results)
+
+
+# -- the verification report (`provscore verify`) -----------------------------------------------
+
+_CHECK_HELP = {
+    "integrity": (
+        "The lockfile's integrity does not match the registry's for this version",
+        "The bytes the lockfile pins are not the bytes the registry publishes for this name "
+        "and version: regenerate the lockfile from the registry and find out who changed it.",
+    ),
+    "signature": (
+        "The registry's signature of this version does not verify",
+        "The registry signs NAME@VERSION:INTEGRITY with its published keys; a missing or bad "
+        "signature means the metadata did not come from the registry as published.",
+    ),
+    "provenance": (
+        "A provenance attestation does not match this version",
+        "An attestation for another package or other bytes, or one whose signature fails, "
+        "does not vouch for this version: treat its build origin as unknown.",
+    ),
+    "origin": (
+        "The lockfile resolves this version from an unexpected place",
+        "The resolved URL points to another host, uses plain http, or names another tarball "
+        "than this name and version's: an edited lockfile installs whatever is there.",
+    ),
+}
+
+
+def _check_rule(check: str) -> dict[str, Any]:
+    short, help_text = _CHECK_HELP[check]
+    return {
+        "id": f"provscore/verify/{check}",
+        "name": "Verify" + check.title(),
+        "shortDescription": {"text": short},
+        "fullDescription": {"text": f"provscore verify, check `{check}`: {short.lower()}."},
+        "help": {"text": help_text},
+        "properties": {"tags": ["security", "supply-chain", "verification"]},
+    }
+
+
+def render_verify_sarif(report: VerifyReport, *, pretty: bool = True) -> str:
+    """The verification report as SARIF 2.1.0 (always indented)."""
+    from scorer.report.as_json import verify_report_json
+
+    return verify_sarif(verify_report_json(report))
+
+
+def verify_sarif(doc: Mapping[str, Any]) -> str:
+    """One rule per check (and one for name collisions), one result per (package, check) that
+    has a level, at the package's lockfile line."""
+    from scorer.report.text import verify_findings
+
+    path = Path(doc["lockfile"])
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError:
+        text = ""
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for level, pkg, check, what in verify_findings(doc):
+        rule = COLLISION_RULE if check == "collision" else _check_rule(check)
+        rules.setdefault(rule["id"], rule)
+        location: dict[str, Any] = {"artifactLocation": {"uri": uri(path)}}
+        if (line := lockfile_line(text, pkg["name"], pkg["paths"])) is not None:
+            location["region"] = {"startLine": line}
+        results.append(
+            {
+                "ruleId": rule["id"],
+                "level": _SARIF_LEVEL[level],
+                "message": {"text": f"{pkg['name']}@{pkg['version']}: {what}"},
+                "locations": [{"physicalLocation": location}],
+                "partialFingerprints": {
+                    "provscore/package-check/v1": _fingerprint(
+                        pkg["name"], pkg["version"], rule["id"]
+                    )
+                },
+                "properties": {"package": pkg["name"], "version": pkg["version"], "check": check},
+            }
+        )
     return sarif_log(rules, results)

@@ -12,7 +12,7 @@ from io import StringIO
 from typing import Any
 
 from scorer.policy import listed
-from scorer.records import AuditReport, Level, RiskReport
+from scorer.records import AuditReport, Finding, Level, RiskReport, VerifyReport
 from scorer.text import safe
 
 _LABEL = {Level.ERROR: "ERROR", Level.WARNING: "WARN", Level.NONE: "note"}
@@ -55,6 +55,17 @@ def _table(report: AuditReport, width: int = 120) -> str:
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 
+def collision_line(finding: Finding, label: str) -> str:
+    """One name collision, both origins named."""
+    from scorer.origin import ADVISORY_ORIGIN
+
+    return safe(
+        f"{label}  name collision: {finding.subject} comes from the private registry "
+        f"{finding.private_origin}; {', '.join(finding.ids)} is about {ADVISORY_ORIGIN}'s "
+        "package of that name. Make sure this name always resolves to the private registry."
+    )
+
+
 def render_text(report: AuditReport, *, pretty: bool = True) -> str:
     """The report as terminal text."""
     lock = report.lockfile
@@ -66,6 +77,9 @@ def render_text(report: AuditReport, *, pretty: bool = True) -> str:
     ]
     if listed(report.policy) and report.findings:
         lines.append(_table(report))
+    if listed(report.policy):
+        for f in report.collisions:
+            lines.append(collision_line(f, _LABEL[report.collision_level]))
     for s in report.suppressed:
         lines.append(
             safe(f"suppressed  {s.finding.subject}  {', '.join(s.finding.ids)}  ({s.by.reason})")
@@ -101,6 +115,9 @@ def render_text(report: AuditReport, *, pretty: bool = True) -> str:
         )
     else:
         lines.append("no malicious versions found")
+    if report.collisions:
+        c = len(report.collisions)
+        lines.append(f"{c} name collision{'s' if c != 1 else ''} with public malicious packages")
     return "\n".join(lines) + "\n"
 
 
@@ -116,6 +133,8 @@ def reason_line(pkg: Mapping[str, Any], limit: int = TOP_REASONS) -> str:
         ids = ", ".join(pkg["malicious"]["ids"])
         summary = pkg["malicious"]["summary"]
         parts.append(f"MALICIOUS {ids}" + (f": {summary}" if summary else ""))
+    for failed in pkg.get("verification", ()):
+        parts.append(f"VERIFY FAILED {failed['check']}: {failed['detail']}")
     for hit in pkg.get("suppressed_malicious", ()):
         parts.append(
             f"malicious {', '.join(hit['ids'])}, suppressed: {hit['suppression']['reason']}"
@@ -270,3 +289,82 @@ def risk_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 50) -> s
             )
     lines.append(risk_summary(doc))
     return "\n".join(lines) + "\n"
+
+
+# -- the verification report (`provscore verify`) -----------------------------------------------
+
+
+def render_verify_text(report: VerifyReport, *, pretty: bool = True) -> str:
+    from scorer.report.as_json import verify_report_json
+
+    return verify_text(verify_report_json(report))
+
+
+def verify_findings(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], str, str]]:
+    """(level, package, check, what) for every check result with a level, worst first, then
+    by package; name collisions as check `collision`."""
+    rows = []
+    for pkg in doc["packages"]:
+        for check, result in pkg["checks"].items():
+            if result["level"] != "none":
+                what = result["detail"] or result["why"] or ""
+                rows.append((result["level"], pkg, check, f"{result['outcome']}: {what}"))
+        for hit in pkg["collisions"]:
+            if hit["level"] != "none":
+                what = (
+                    f"name collision: from the private registry {hit['lockfile_origin']}; "
+                    f"{', '.join(hit['ids'])} is about {hit['advisory_origin']}'s package"
+                )
+                rows.append((hit["level"], pkg, "collision", what))
+    order = {"error": 0, "warning": 1}
+    return sorted(rows, key=lambda r: (order[r[0]], r[1]["name"], r[1]["version"], r[2]))
+
+
+def verify_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 200) -> str:
+    """The verification report as terminal text: a header, each finding on a line, the counts
+    per check, and a verdict."""
+    counts = doc["counts"]
+    lines = [
+        safe(
+            f"{doc['lockfile']} ({doc['format']}): {counts['packages']} packages, "
+            f"{counts['checked']} registry versions verified against {doc['registry']['url']} "
+            f"(from {doc['registry']['origin']})" + (", offline" if doc["offline"] else "")
+        )
+    ]
+    lines += [safe(f"keys: {line}") for line in doc["keys"]]
+    rows = verify_findings(doc)
+    listed_rows = doc["policy"]["value"] != "off"
+    if listed_rows:
+        for level, pkg, check, what in rows[:limit]:
+            lines.append(
+                safe(f"{_RISK_LABEL[level]:5} {pkg['name']}@{pkg['version']}  {check}  {what}")
+            )
+        if len(rows) > limit:
+            lines.append(f"... {len(rows) - limit} more (see --format json)")
+    for check, by in counts["checks"].items():
+        lines.append(
+            f"{check:10} {by['verified']} verified, {by['failed']} failed, "
+            f"{by['unverifiable']} unverifiable"
+        )
+    for source in doc["sources"]:
+        if source.get("note"):
+            lines.append(safe(f"{source['kind']}: {source['note']}"))
+    if counts["not_checked"]:
+        lines.append(f"not checked: {counts['not_checked']} non-registry packages")
+    errors, warnings = counts["error"], counts["warning"]
+    policy = doc["policy"]
+    if not listed_rows:
+        flagged = sum(
+            1
+            for p in doc["packages"]
+            if any(r["severity"] != "none" for r in p["checks"].values()) or p["collisions"]
+        )
+        lines.append(f"{flagged} versions with findings (policy off: not reported as failures)")
+    elif errors or warnings:
+        lines.append(
+            f"{errors} versions at error, {warnings} at warning (policy {policy['value']}, "
+            f"from {safe(policy['origin'])})"
+        )
+    else:
+        lines.append("no verification findings")
+    return "\n".join(line.rstrip() for line in lines) + "\n"
