@@ -25,6 +25,7 @@ REGISTRY_MOCKS = "packuments/npm-cli-registry-mocks"  # npm/cli registry mocks, 
 NPM_CLI_MOCKS = "packuments/npm-cli/workspaces/arborist/test/fixtures/registry-mocks/content"
 PACOTE_FIXTURES = "packuments/npm-pacote/test/fixtures"
 INCIDENTS = "npm-incidents.md"
+NPM_SIGNATURES = "npm-signatures"  # npm registry keys, signatures and attestations
 
 
 class SharedDataMissing(Exception):
