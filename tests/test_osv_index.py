@@ -221,7 +221,7 @@ def test_odd_json_files_stream_like_the_full_load(tmp_path: Path) -> None:
 def test_a_window_boundary_inside_a_record_is_read_across(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(layouts, "_CHUNK", 7)  # every record spans several reads
+    monkeypatch.setattr(layouts, "_JSON_CHUNK", 7)  # every record spans several of ijson's reads
     raws = [record(f"MAL-{i}", f"p{i}", versions=["1.0.0"], summary="ä" * i) for i in range(30)]
     path = tmp_path / "db.json"
     path.write_text(json.dumps({"vulns": raws, "n": 12345}, indent=1, ensure_ascii=False))
@@ -371,24 +371,8 @@ def test_the_find_and_python_walks_list_the_same_files(
     assert open_database(tree, cache_dir=tmp_path / "cache").record_count == 82
 
 
-def test_the_central_directory_reader_agrees_with_zipfile(tmp_path: Path) -> None:
-    def listed(path: Path) -> list[tuple[Any, ...]]:
-        with zipfile.ZipFile(path) as zf:
-            return sorted(
-                (
-                    i.filename,
-                    i.header_offset,
-                    i.compress_size,
-                    i.file_size,
-                    i.compress_type,
-                    i.CRC,
-                    i.flag_bits,
-                )
-                for i in zf.infolist()
-                if i.filename.endswith(".json")
-            )
-
-    def ours(path: Path) -> list[tuple[Any, ...]]:
+def test_zip64_archives_and_data_before_the_archive_are_read(tmp_path: Path) -> None:
+    def members(path: Path) -> list[tuple[str, int]]:
         fd = os.open(path, os.O_RDONLY)
         try:
             return layouts.zip_members(fd, path)
@@ -399,19 +383,59 @@ def test_the_central_directory_reader_agrees_with_zipfile(tmp_path: Path) -> Non
     with zipfile.ZipFile(many, "w") as zf:
         for i in range(65_600):
             zf.writestr(f"r/{i}.json", b"{}")
+        zf.writestr("README.txt", b"not a record")
         zf.writestr("é.json", json.dumps(record("MAL-1")))
-        with zf.open("big.json", "w", force_zip64=True) as member:
+        with zf.open("big.json", "w", force_zip64=True) as member:  # ZIP64 extra fields
             member.write(json.dumps(record("MAL-2")).encode())
         zf.comment = b"a comment"
-    assert ours(many) == listed(many) and len(ours(many)) == 65_602
-    with zipfile.ZipFile(many, "a") as zf:  # zipfile itself would take this for the end record
-        zf.comment = b"PK\x05\x06 a comment that looks like an end record"
-    assert len(ours(many)) == 65_602
+    listed = members(many)
+    assert len(listed) == 65_602 and listed[0] == ("big.json", 65_602)
+    assert ("é.json", 65_601) in listed
+    fd = os.open(many, os.O_RDONLY)
+    try:
+        assert json.loads(layouts.read_member(fd, many, "big.json", 65_602))["id"] == "MAL-2"
+        with pytest.raises(InputError, match="no such member"):
+            layouts.read_member(fd, many, "big.json", 3)
+    finally:
+        os.close(fd)
     stub = tmp_path / "stub.zip"  # a self-extracting stub before the archive shifts offsets
     stub.write_bytes(b"#!/bin/sh\nexit 0\n" + zip_with(tmp_path, "MAL-1.json", b"{}").read_bytes())
-    assert ours(stub) == listed(stub)
+    assert [name for name, _ in members(stub)] == ["MAL-0.json", "MAL-1.json"]
     with pytest.raises(InputError, match=r"stub\.zip: MAL-1\.json: record has no id"):
         open_database(stub, cache_dir=tmp_path / "cache")  # read at the shifted offsets
+    with zipfile.ZipFile(many, "a") as zf:  # zipfile takes this for the end record: refused
+        zf.comment = b"PK\x05\x06 a comment that looks like an end record"
+    with pytest.raises(InputError, match=r"many\.zip: not a readable zip archive"):
+        open_database(many, cache_dir=tmp_path / "cache")
+
+
+def test_a_member_is_counted_as_it_inflates_not_trusted_for_its_declared_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    # Declared larger than it inflates (stored, so zipfile's CRC holds): a damaged member.
+    data = bytearray(
+        zip_with(tmp_path, "MAL-1.json", b'{"id": "MAL-1"}', compress_type=0).read_bytes()
+    )
+    for signature, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        header = data.find(signature, data.find(signature) + 1)  # MAL-1's, not MAL-0's
+        data[header + at : header + at + 4] = (1000).to_bytes(4, "little")
+    (tmp_path / "long.zip").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"MAL-1\.json: damaged member \(size or CRC"):
+        open_database(tmp_path / "long.zip", cache_dir=cache)
+    # A reader that inflates past what was declared (zipfile stops at the declared size; a
+    # reader that did not would be stopped by the count).
+    small = zip_with(tmp_path, "MAL-1.json", b'{"id": "MAL-1"}')
+    reads = []
+
+    def endless(self: zipfile.ZipExtFile, size: int = -1) -> bytes:
+        reads.append(size)
+        assert len(reads) < 100, "read on past the cap"
+        return b" " * size
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", endless)
+    with pytest.raises(InputError, match=r"MAL-0\.json: inflates past .* zip bomb"):
+        open_database(small, cache_dir=cache)
 
 
 def die(job: object) -> None:
@@ -426,3 +450,53 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(
     path = layouts_of(tmp_path)["merge"]
     with pytest.raises(InputError, match="a process indexing it died"):
         open_database(path, cache_dir=tmp_path / "cache", workers=2)
+
+
+def test_json_documents_stream_with_bounded_records_and_one_reading_for_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raws = [record(f"MAL-{i}", f"p{i}", versions=["1.0.0"]) for i in range(5)]
+    path = tmp_path / "array.json"
+    path.write_text(json.dumps(raws, indent=2))
+    streams = []
+    stream = layouts._json_records
+
+    def counted(where: Path, fd: int) -> Any:
+        streams.append(where)
+        return stream(where, fd)
+
+    monkeypatch.setattr(layouts, "_json_records", counted)
+    index = open_database(path, use_cache=False)
+    packages = [pkg(f"p{i}", "1.0.0") for i in (4, 1, 3)]
+    assert ids(match(packages, index)) == [["MAL-4"], ["MAL-1"], ["MAL-3"]]
+    assert len(streams) == 2  # one to index, one for the three findings together
+    # Numbers as the json module reads them: integers past 64 bits, floats (not Decimal).
+    odd = dict(raws[0], database_specific={"big": 2**70, "score": 7.5, "versions": [1.0]})
+    (tmp_path / "numbers.json").write_text(json.dumps({"x": 1.5, "vulns": [odd]}, indent=1))
+    (found,) = match(
+        [pkg("p0", "1.0.0")], open_database(tmp_path / "numbers.json", use_cache=False)
+    )
+    assert [a.raw for a in found] == [odd]
+    assert type(found[0].raw["database_specific"]["score"]) is float
+    # A record problem in a document without lines to speak of: named by its position.
+    (tmp_path / "noid.json").write_text(json.dumps([raws[0], {"summary": "x"}], indent=2))
+    with pytest.raises(InputError, match=r"noid\.json: record #2: record has no id"):
+        open_database(tmp_path / "noid.json", use_cache=False)
+    # ijson builds a value whole: a record past the cap is stopped by its reads.
+    monkeypatch.setattr(layouts, "MAX_RECORD_BYTES", 1000)
+    monkeypatch.setattr(layouts, "_JSON_CHUNK", 64)
+    huge = [raws[0], record("MAL-9", "q", summary="x" * 5000)]
+    (tmp_path / "huge.json").write_text(json.dumps({"vulns": huge}))
+    with pytest.raises(InputError, match=r"huge\.json: a record larger than"):
+        open_database(tmp_path / "huge.json", use_cache=False)
+
+
+def test_deeply_nested_json_is_an_input_error(tmp_path: Path) -> None:
+    nested = "[" * 50_000 + "]" * 50_000
+    text = (
+        '[{"id": "MAL-1", "affected": [{"package": {"ecosystem": "npm", "name": "a"}, '
+        f'"versions": {nested}}}]}}]'
+    )
+    (tmp_path / "deep.json").write_text(text)
+    with pytest.raises(InputError, match=r"deep\.json: record #1: MAL-1: nested too deeply"):
+        open_database(tmp_path / "deep.json", use_cache=False)

@@ -232,6 +232,11 @@ class AdvisoryIndex:
                 found[advisory.id] = advisory
         return tuple(sorted(found.values(), key=lambda a: a.id))
 
+    def lookup_many(self, queries: Sequence[tuple[str, str]]) -> list[tuple[Advisory, ...]]:
+        """`lookup` of each (name, version), in order: an index that reads full records from
+        disk reads them together."""
+        return [self.lookup(name, version) for name, version in queries]
+
 
 def match(
     packages: Sequence[LockedPackage],
@@ -251,9 +256,9 @@ def match(
         if isinstance(advisories, AdvisoryIndex)
         else AdvisoryIndex(advisories, malicious_only=malicious_only)
     )
-    return [
-        index.lookup(p.name, p.version) if p.source is SourceKind.REGISTRY else () for p in packages
-    ]
+    registry = [p for p in packages if p.source is SourceKind.REGISTRY]
+    found = iter(index.lookup_many([(p.name, p.version) for p in registry]))
+    return [next(found) if p.source is SourceKind.REGISTRY else () for p in packages]
 
 
 def group_advisories(advisories: Iterable[Advisory]) -> list[tuple[Advisory, ...]]:

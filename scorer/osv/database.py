@@ -178,9 +178,9 @@ def _load_zip(path: Path) -> list[Advisory]:
     advisories: list[Advisory] = []
     fd = open_regular(path)
     try:
-        for member in zip_members(fd, path):
-            data = read_member(fd, member, path)
-            advisories.extend(_parse(data, path, member[0]))
+        for name, position in zip_members(fd, path):
+            data = read_member(fd, path, name, position)
+            advisories.extend(_parse(data, path, name))
     finally:
         os.close(fd)
     return advisories

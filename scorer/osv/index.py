@@ -33,7 +33,7 @@ import struct
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -58,14 +58,15 @@ from scorer.osv.layouts import (
     layout_of,
     line_at,
     open_regular,
+    plain_numbers,
     plan_units,
-    read_record,
+    read_records,
     unit_records,
     walk_tree,
 )
 
-INDEX_FORMAT = 5
-_MAGIC = b"PSOSVIX5"
+INDEX_FORMAT = 6
+_MAGIC = b"PSOSVIX6"
 # The header is JSON padded to a fixed size, so that `db update` can stamp the identity of the
 # database it renamed into place without rewriting the index.
 _HEADER_SPACE = 64 * 1024
@@ -187,7 +188,17 @@ def _scan_unit(job: tuple[Path, str, int | None, Unit, Path]) -> _UnitResult:
                 newest, newest_raw = stamp, modified
             for name, entries in by_name.items():
                 key = name.encode("utf-8", "surrogatepass")
-                row = dumps((ident, locator, malicious, withdrawn, modified, number, entries))
+                try:
+                    row = dumps((ident, locator, malicious, withdrawn, modified, number, entries))
+                except ValueError:
+                    # A Decimal of ijson (marshal takes floats), or nesting past marshal's limit.
+                    try:
+                        plain = plain_numbers([withdrawn, modified, entries])
+                        row = dumps((ident, locator, malicious, *plain[:2], number, plain[2]))
+                    except (ValueError, RecursionError):
+                        problem = f"{ident}: nested too deeply to be an OSV record"
+                        result.error = _where(location, fd, locator, problem)
+                        return result
                 rows.append((crc32(key), key, number, row))
     except NotMergeFormat:
         result.not_merge_format = True
@@ -215,6 +226,8 @@ def _where(
         return str(location), f"record: {problem}", line_at(fd, locator[1])
     if locator[0] == "z":
         return str(location), f"{locator[1]}: {problem}", None
+    if locator[0] == "j":  # a JSON document: ijson tells no line, its position will do
+        return str(location), f"record #{locator[2] + 1}: {problem}", None
     return str(location / locator[1]), f"record #{locator[2] + 1}: {problem}", None
 
 
@@ -648,28 +661,37 @@ class DiskIndex(AdvisoryIndex):
     def _error(self, locator: Locator, problem: str) -> InputError:
         return InputError(*_where(self.location, self._fd, locator, problem))
 
-    def _record(self, ident: str, locator: Locator) -> Advisory:
-        done = self._full.get(ident)
-        if done is not None:
-            return done
-        raw = read_record(self.location, self.layout, self._fd, locator)
-        if not isinstance(raw, dict) or raw.get("id") != ident:
-            raise InputError(
-                self.location, f"changed while it was read (record {ident}); run again"
-            )
-        try:
-            full = Advisory.from_osv(raw)
-        except RecordError as exc:
-            raise self._error(locator, str(exc)) from None
-        self._full[ident] = full
-        return full
+    def _read_full(self, wanted: dict[str, Locator]) -> None:
+        """The full records of `wanted` (id: locator) into `_full`, read in one go (a JSON
+        document that is not in merge format is streamed once for all of them)."""
+        idents = [ident for ident in wanted if ident not in self._full]
+        if not idents:
+            return
+        locators = [wanted[ident] for ident in idents]
+        raws = read_records(self.location, self.layout, self._fd, locators)
+        for ident, locator, raw in zip(idents, locators, raws, strict=True):
+            if not isinstance(raw, dict) or raw.get("id") != ident:
+                raise InputError(
+                    self.location, f"changed while it was read (record {ident}); run again"
+                )
+            try:
+                self._full[ident] = Advisory.from_osv(raw)
+            except RecordError as exc:
+                raise self._error(locator, str(exc)) from None
+
+    def lookup_many(self, queries: Sequence[tuple[str, str]]) -> list[tuple[Advisory, ...]]:
+        hits: list[dict[str, Locator]] = []
+        for name, version in queries:
+            found: dict[str, Locator] = {}
+            for ident, affected, locator in self._candidates(name):
+                if ident not in found and affected.affects(version):
+                    found[ident] = locator
+            hits.append(found)
+        self._read_full({ident: loc for found in hits for ident, loc in found.items()})
+        return [tuple(self._full[ident] for ident in sorted(found)) for found in hits]
 
     def lookup(self, name: str, version: str) -> tuple[Advisory, ...]:
-        found: dict[str, Advisory] = {}
-        for ident, affected, locator in self._candidates(name):
-            if ident not in found and affected.affects(version):
-                found[ident] = self._record(ident, locator)
-        return tuple(sorted(found.values(), key=lambda a: a.id))
+        return self.lookup_many([(name, version)])[0]
 
 
 def open_database(

@@ -3,33 +3,35 @@
 The three layouts are one JSON file (merge format, or any array / `{"vulns": [...]}` document,
 pretty-printed or not), a directory tree of record files (a checkout of the OpenSSF repository),
 and an OSV `all.zip`. Each is cut into *units* (a byte range of a merge-format file, a slice of
-the tree's files or of the archive's members) that `scan_unit` reads on its own, so that a
+the tree's files or of the archive's members) that `unit_records` reads on its own, so that a
 process pool can index a large database on every core, holding one record at a time. Every
-record comes with a *locator* (a JSON list: byte span, file and position, or archive member)
-from which `read_record` reads it again later, alone. Nothing is read whole: files must be
-regular (a FIFO or a device is refused before it is read), every read is capped in bytes
-actually read (not in the size `stat` reports), and archive members are capped in inflated size
-and ratio, with their CRC checked.
+record comes with a *locator* (a JSON list: byte span, file and position, archive member, or
+position in a JSON document) from which `read_records` reads it again later. No format is
+parsed here by hand: archives are read by `zipfile`, JSON documents streamed by ijson, and only
+our own merge format (one record per line) is split into lines, each decoded by orjson. Nothing
+is read whole: files must be regular (a FIFO or a device is refused before it is read), every
+read is capped in bytes actually read (not in the size `stat` reports), and archive members are
+capped in inflated size and ratio, as declared and as inflated, with their CRC checked.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
+import errno
 import hashlib
+import io
 import itertools
 import json
 import os
-import re
 import stat
-import struct
 import subprocess
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 
@@ -43,6 +45,8 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 MAX_ZIP_RATIO = 200
 _RATIO_FLOOR = 1024 * 1024
 _CHUNK = 8 * 1024 * 1024
+# What ijson asks of a file at a time (its own default: larger reads make it no faster).
+_JSON_CHUNK = 64 * 1024
 
 _CONTAINER_KEYS = ("vulns", "advisories")
 _RECORD_KEYS = ("id", "affected", "aliases", "modified", "published", "summary", "details")
@@ -218,160 +222,133 @@ def _find(root: Path) -> bytes | None:
     return done.stdout
 
 
-_EOCD = struct.Struct("<4s4H2LH")
-_EOCD64_LOCATOR = struct.Struct("<4sLQL")
-_EOCD64 = struct.Struct("<4sQ2H2L4Q")
-_CENTRAL = struct.Struct("<4s6H3L5HLL")
-_LOCAL = struct.Struct("<4s5H3L2H")
-_ZIP64_EXTRA = 0x0001
+class _PositionalFile(io.RawIOBase):
+    """A binary file over a descriptor, read with `pread` at a position of its own: the
+    processes of a pool share the descriptor's file position, never this one. It never closes
+    the descriptor. With a `budget`, the bytes read between two calls of `mark` (one record,
+    plus a buffer of read-ahead) are capped: ijson builds a value whole, so a value of
+    gigabytes has to be stopped by the reads that feed it."""
+
+    def __init__(self, fd: int, where: Path, budget: int | None = None) -> None:
+        super().__init__()
+        self.fd, self.where, self.budget = fd, where, budget
+        self.position = self.since_mark = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.position}.get(whence)
+        if base is None:
+            base = os.fstat(self.fd).st_size if whence == os.SEEK_END else -1
+        if base < 0 or base + offset < 0:
+            raise OSError(errno.EINVAL, f"invalid seek ({offset}, {whence})")
+        self.position = base + offset
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            size = os.preadv(self.fd, [buffer], self.position)
+        except OSError as exc:
+            raise InputError(self.where, f"cannot read: {exc.strerror or exc}") from None
+        self.position += size
+        self.since_mark += size
+        if self.budget is not None and self.since_mark > self.budget:
+            raise InputError(self.where, "a record larger than 64 MiB, or broken JSON")
+        return size
+
+    def mark(self) -> None:
+        self.since_mark = 0
 
 
-def zip_members(fd: int, where: Path) -> list[tuple[Any, ...]]:
-    """The `.json` members of the archive open on `fd`, sorted by name, as plain tuples:
-    (name, header offset, compressed size, size, method, CRC, flags). The central directory
-    is read here rather than by `zipfile`, whose objects cost seconds on a quarter of a
-    million members; ZIP64 (past 65,535 members, as the OSV archive is) is understood."""
-    size = os.fstat(fd).st_size
-    tail_length = min(size, _EOCD.size + 0xFFFF + _EOCD64_LOCATOR.size)
-    tail = os.pread(fd, tail_length, size - tail_length)
-    at = tail.rfind(b"PK\x05\x06")
-    while at >= 0 and at + _EOCD.size + _EOCD.unpack_from(tail, at)[7] != len(tail):
-        at = tail.rfind(b"PK\x05\x06", 0, at)  # the signature inside a comment
-    if at < 0 or at + _EOCD.size > len(tail):
-        raise InputError(where, "not a readable zip archive: no end of central directory")
-    _, disk, cd_disk, _, entries, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
-    if disk or cd_disk:
-        raise InputError(where, "not a readable zip archive: a multi-disk archive")
-    record_at = size - tail_length + at
-    locator = at - _EOCD64_LOCATOR.size
-    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
-        _, _, eocd64_at, _ = _EOCD64_LOCATOR.unpack_from(tail, locator)
-        record = pread_exact(fd, _EOCD64.size, eocd64_at, where)
-        if record[:4] != b"PK\x06\x06":
-            raise InputError(where, "not a readable zip archive: bad ZIP64 end record")
-        _, _, _, _, _, _, _, entries, cd_size, cd_offset = _EOCD64.unpack(record)
-        record_at = eocd64_at
-    # Data before the archive (a self-extracting stub) shifts every offset, as zipfile allows.
-    shift = record_at - cd_size - cd_offset
-    if shift < 0 or cd_size > size:
-        raise InputError(where, "not a readable zip archive: bad central directory")
-    directory = pread_exact(fd, cd_size, cd_offset + shift, where)
-    members = []
-    position = 0
-    unpack = _CENTRAL.unpack_from
-    for _ in range(entries):
-        if (
-            position + _CENTRAL.size > cd_size
-            or directory[position : position + 4] != b"PK\x01\x02"
-        ):
-            raise InputError(where, "not a readable zip archive: bad central directory entry")
-        fields = unpack(directory, position)
-        flags, method, crc, compressed, inflated = (
-            fields[3],
-            fields[4],
-            fields[7],
-            fields[8],
-            fields[9],
-        )
-        name_length, extra_length, comment_length, offset = (
-            fields[10],
-            fields[11],
-            fields[12],
-            fields[16],
-        )
-        start = position + _CENTRAL.size
-        raw_name = directory[start : start + name_length]
-        if 0xFFFFFFFF in (compressed, inflated, offset):
-            extra = directory[start + name_length : start + name_length + extra_length]
-            inflated, compressed, offset = _zip64(extra, inflated, compressed, offset, where)
-        position = start + name_length + extra_length + comment_length
-        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-        if name.endswith(".json"):
-            members.append((name, offset + shift, compressed, inflated, method, crc, flags))
+# The archive last opened, kept for the member reads that follow (index workers forked after
+# it was opened inherit it): `zipfile` reads the whole central directory on opening, seconds
+# for a quarter of a million members. Keyed by descriptor and identity, so that a descriptor
+# number reused for another file never finds it.
+_ARCHIVE: list[tuple[tuple[int, ...], zipfile.ZipFile]] = []
+
+
+def _archive(fd: int, where: Path) -> zipfile.ZipFile:
+    """The archive open on `fd`, read by `zipfile` (ZIP64, data before the archive)."""
+    st = os.fstat(fd)
+    key = (fd, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if _ARCHIVE and _ARCHIVE[0][0] == key:
+        return _ARCHIVE[0][1]
+    # Member reads in file order are served from one large read at a time: a quarter of a
+    # million members would otherwise cost a few system calls each.
+    source = io.BufferedReader(_PositionalFile(fd, where), 1 << 20)
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise InputError(where, f"not a readable zip archive: {exc}") from None
+    _ARCHIVE[:] = [(key, archive)]
+    return archive
+
+
+def zip_members(fd: int, where: Path) -> list[tuple[str, int]]:
+    """The `.json` members of the archive open on `fd`, as (name, position in the central
+    directory), sorted by name. The position tells two members of the same name apart."""
+    members = [
+        (info.filename, position)
+        for position, info in enumerate(_archive(fd, where).infolist())
+        if info.filename.endswith(".json")
+    ]
     if not members:
         raise InputError(where, "zip archive holds no .json OSV records")
     members.sort()
     return members
 
 
-def _zip64(
-    extra: bytes, inflated: int, compressed: int, offset: int, where: Path
-) -> tuple[int, int, int]:
-    """The 64-bit sizes and offset of a ZIP64 extra field, for the fields marked 0xFFFFFFFF."""
-    at = 0
-    while at + 4 <= len(extra):
-        kind, length = struct.unpack_from("<HH", extra, at)
-        if kind == _ZIP64_EXTRA:
-            values = list(struct.unpack_from(f"<{length // 8}Q", extra, at + 4))
-            if inflated == 0xFFFFFFFF and values:
-                inflated = values.pop(0)
-            if compressed == 0xFFFFFFFF and values:
-                compressed = values.pop(0)
-            if offset == 0xFFFFFFFF and values:
-                offset = values.pop(0)
-            break
-        at += 4 + length
-    if 0xFFFFFFFF in (compressed, inflated, offset):
-        raise InputError(where, "not a readable zip archive: bad ZIP64 extra field")
-    return inflated, compressed, offset
+def read_member(fd: int, where: Path, name: str, position: int) -> bytes:
+    """The inflated bytes of one archive member, checked: not encrypted, stored or deflated,
+    within the size and ratio caps as declared and as actually inflated (counted while it is
+    read, in chunks: the declared size is not trusted alone), as long as declared, with its
+    CRC (checked by `zipfile`)."""
+    return _member_bytes(_archive(fd, where), where, name, position)
 
 
-class Window:
-    """Reads of an archive's members in file order, served from one large read at a time:
-    a quarter of a million members would otherwise cost half a million system calls."""
-
-    def __init__(self, fd: int, where: Path) -> None:
-        self.fd, self.where = fd, where
-        self.start, self.data = 0, memoryview(b"")
-
-    def read(self, offset: int, length: int) -> memoryview | bytes:
-        if self.start <= offset and offset + length <= self.start + len(self.data):
-            return self.data[offset - self.start : offset - self.start + length]
-        if length > _CHUNK // 2:
-            return pread_exact(self.fd, length, offset, self.where)
-        try:
-            self.data, self.start = memoryview(os.pread(self.fd, _CHUNK, offset)), offset
-        except OSError as exc:
-            raise InputError(self.where, f"cannot read: {exc.strerror or exc}") from None
-        if len(self.data) < length:
-            raise InputError(self.where, "file ends early (changed while being read?)")
-        return self.data[:length]
-
-
-def read_member(
-    fd: int, member: tuple[Any, ...] | list[Any], where: Path, window: Window | None = None
-) -> bytes:
-    """The inflated bytes of one archive member, checked: supported method, not encrypted,
-    within the size and ratio caps, as long as declared, with its CRC."""
-    name, offset, compressed, size, method, crc, flags = member
+def _member_bytes(archive: zipfile.ZipFile, where: Path, name: str, position: int) -> bytes:
+    infos = archive.infolist()
     label = f"{name}: "
-    if flags & 0x1:
+    if not 0 <= position < len(infos) or infos[position].filename != name:
+        raise InputError(where, f"{label}no such member (changed while being read?)")
+    info = infos[position]
+    if info.flag_bits & 0x1:
         raise InputError(where, f"{label}encrypted member; an OSV archive is not encrypted")
-    if method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise InputError(where, f"{label}compression method {method} is not supported")
-    if (
-        size > MAX_RECORD_BYTES
-        or compressed > MAX_RECORD_BYTES + 65536
-        or (size > _RATIO_FLOOR and size > compressed * MAX_ZIP_RATIO)
-    ):
-        raise InputError(where, f"{label}inflates to {size} bytes; refused as a zip bomb")
-    read = window.read if window is not None else lambda at, n: pread_exact(fd, n, at, where)
-    header = read(offset, _LOCAL.size)
-    signature, *_, name_length, extra_length = _LOCAL.unpack(header)
-    if signature != b"PK\x03\x04":
-        raise InputError(where, f"{label}bad local header; not a readable zip archive")
-    raw = read(offset + _LOCAL.size + name_length + extra_length, compressed)
-    if method == zipfile.ZIP_STORED:
-        data = bytes(raw)
-    else:
-        inflater = zlib.decompressobj(-15)
-        try:
-            data = inflater.decompress(raw, size + 1)
-        except zlib.error as exc:
-            raise InputError(where, f"{label}cannot inflate: {exc}") from None
-    if len(data) != size or zlib.crc32(data) != crc:
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise InputError(where, f"{label}compression method {info.compress_type} is not supported")
+    compressed_too_big = info.compress_size > MAX_RECORD_BYTES + (1 << 16)
+    if compressed_too_big or _too_big(info.file_size, info.compress_size):
+        raise InputError(where, f"{label}inflates to {info.file_size} bytes; refused as a zip bomb")
+    parts, total = [], 0
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(1 << 20):
+                total += len(chunk)
+                if _too_big(total, info.compress_size):
+                    raise InputError(
+                        where, f"{label}inflates past {total} bytes; refused as a zip bomb"
+                    )
+                parts.append(chunk)
+    except zipfile.BadZipFile as exc:
+        raise InputError(where, f"{label}damaged member ({exc})") from None
+    except zlib.error as exc:
+        raise InputError(where, f"{label}cannot inflate: {exc}") from None
+    except (EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise InputError(where, f"{label}unreadable member ({exc})") from None
+    if total != info.file_size:
         raise InputError(where, f"{label}damaged member (size or CRC does not match)")
-    return data
+    return b"".join(parts)
+
+
+def _too_big(size: int, compressed: int) -> bool:
+    return size > MAX_RECORD_BYTES or (size > _RATIO_FLOOR and size > compressed * MAX_ZIP_RATIO)
 
 
 def plan_units(
@@ -436,10 +413,11 @@ def unit_records(
         yield from _json_records(location, fd)
     elif unit.kind == "zip":
         assert fd is not None
-        window = Window(fd, location)
-        for member in unit.items:
-            record = _decode(read_member(fd, member, location, window), location, member[0])
-            yield record, ["z", *member], member[0]
+        archive = _archive(fd, location)
+        for name, position in unit.items:
+            data = _member_bytes(archive, location, name, position)
+            record = _decode(data, location, name)
+            yield record, ["z", name, position], name
     else:
         root = os.path.join(location, "")  # plain strings: pathlib costs more than the read
         for name in unit.items:
@@ -488,214 +466,214 @@ def records_of(document: Any, where: Path | str, member: str | None = None) -> l
     raise InputError(where, f"{prefix}expected a JSON array or object of OSV records")
 
 
-@contextlib.contextmanager
-def _reopened(location: Path, fd: int) -> Iterator[BinaryIO]:
-    """A buffered reader of the file open on `fd`, with a file position of its own (a copy
-    of `fd` would share it with every process of a pool), checked to be the same file."""
-    with open(location, "rb", buffering=1 << 20) as handle:
-        mine, theirs = os.fstat(handle.fileno()), os.fstat(fd)
-        if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
-            raise InputError(location, "replaced while being read; run again")
-        yield handle
+def _reader(fd: int, where: Path) -> io.BufferedReader:
+    """A buffered reader of the file open on `fd`, with a file position of its own."""
+    return io.BufferedReader(_PositionalFile(fd, where), 1 << 20)
 
 
 def _line_records(
     location: Path, fd: int, start: int, end: int, final: bool
 ) -> Iterator[tuple[Any, Locator, None]]:
-    """The records of lines [start, end) of a merge-format file: one record per line, each
-    followed by a comma but the file's last. Anything else is not merge format. Lines come
-    from a buffered reader (split in C, no block copies) and reach orjson as memoryviews."""
+    """The records of lines [start, end) of a merge-format file (our own format, written by
+    `database.dump_database`): one record per line, each followed by a comma but the file's
+    last. Anything else is not merge format. Lines come from a buffered reader (split in C,
+    no block copies) and reach orjson as memoryviews."""
     loads = orjson.loads
     position, comma = start, True
-    with _reopened(location, fd) as handle:
-        handle.seek(start)
-        readline = handle.readline
-        while position < end:
-            line = readline(MAX_RECORD_BYTES)  # a bounded line: no 3 GB line in memory
-            size = len(line)
-            if not line.endswith(b"\n"):
-                raise NotMergeFormat
-            if not comma:
-                raise NotMergeFormat  # only the file's last record has no comma
-            comma = line.endswith(b",\n")
-            length = size - 1 - comma
-            try:
-                record = loads(memoryview(line)[:length])
-            except orjson.JSONDecodeError:
-                # orjson is stricter than the json module (no NaN, no lone surrogates, no
-                # integers past 64 bits): the plain reading judges such a file.
-                raise NotMergeFormat from None
-            if not isinstance(record, dict):
-                raise NotMergeFormat
-            yield record, ["f", position, position + length], None
-            position += size
+    handle = _reader(fd, location)
+    handle.seek(start)
+    readline = handle.readline
+    while position < end:
+        line = readline(MAX_RECORD_BYTES)  # a bounded line: no 3 GB line in memory
+        size = len(line)
+        if not line.endswith(b"\n"):
+            raise NotMergeFormat
+        if not comma:
+            raise NotMergeFormat  # only the file's last record has no comma
+        comma = line.endswith(b",\n")
+        length = size - 1 - comma
+        try:
+            record = loads(memoryview(line)[:length])
+        except orjson.JSONDecodeError:
+            # orjson is stricter than the json module (no NaN, no lone surrogates, no
+            # integers past 64 bits): the plain reading judges such a file.
+            raise NotMergeFormat from None
+        if not isinstance(record, dict):
+            raise NotMergeFormat
+        yield record, ["f", position, position + length], None
+        position += size
     if position != end or comma == final:
         raise NotMergeFormat
 
 
-_WS = re.compile(r"[ \t\n\r]*")
-
-
-class _TextWindow:
-    """A window of decoded text over a binary file, with the byte offset and line of its
-    cursor, refilled on demand and trimmed behind the cursor, so that memory stays bounded by
-    the largest record."""
-
-    def __init__(self, fd: int, where: Path) -> None:
-        self.fd, self.where = fd, where
-        self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        self.text, self.cursor, self.read, self.eof = "", 0, 0, False
-        self.byte, self.line = 0, 1  # of the cursor
-        self.ascii = True
-
-    def fill(self) -> bool:
-        if self.eof:
-            return False
-        try:
-            data = os.pread(self.fd, _CHUNK, self.read)
-        except OSError as exc:
-            raise InputError(self.where, f"cannot read: {exc.strerror or exc}") from None
-        self.read += len(data)
-        try:
-            more = self.decoder.decode(data, final=not data)
-        except UnicodeDecodeError as exc:
-            raise InputError(self.where, f"not UTF-8 text ({exc.reason})") from None
-        self.eof = not data
-        if self.cursor > _CHUNK:
-            self.text, self.cursor = self.text[self.cursor :], 0
-        self.text += more
-        self.ascii = self.ascii and more.isascii()
-        if len(self.text) - self.cursor > MAX_RECORD_BYTES + _CHUNK:
-            raise InputError(self.where, "a record larger than 64 MiB, or broken JSON", self.line)
-        return True
-
-    def advance(self, to: int) -> None:
-        passed = self.text[self.cursor : to]
-        self.byte += len(passed) if self.ascii else len(passed.encode("utf-8", "surrogatepass"))
-        self.line += passed.count("\n")
-        self.cursor = to
-
-    def skip_space(self) -> str:
-        """The next non-space character ("" at the end), the cursor left on it."""
-        while True:
-            match = _WS.match(self.text, self.cursor)
-            assert match is not None
-            self.advance(match.end())
-            if self.cursor < len(self.text):
-                return self.text[self.cursor]
-            if not self.fill():
-                return ""
-
-    def expect(self, chars: str) -> str:
-        found = self.skip_space()
-        if not found or found not in chars:
-            shown = repr(found) if found else "end of file"
-            raise InputError(
-                self.where, f"invalid JSON: expected {chars!r}, found {shown}", self.line
-            )
-        self.advance(self.cursor + 1)
-        return found
-
-    def value(self, decoder: json.JSONDecoder) -> Any:
-        self.skip_space()
-        while True:
-            try:
-                value, end = decoder.raw_decode(self.text, self.cursor)
-            except json.JSONDecodeError as exc:
-                # Possibly only cut by the window's end: read on, and judge at the end of file.
-                if self.fill():
-                    continue
-                line = self.line + self.text.count("\n", self.cursor, exc.pos)
-                raise InputError(self.where, f"invalid JSON: {exc.msg}", line) from None
-            except (ValueError, RecursionError) as exc:
-                raise InputError(self.where, f"unreadable JSON: {exc}", self.line) from None
-            if end == len(self.text) and not self.eof and isinstance(value, int | float):
-                self.fill()  # a number at the window's end may go on in the next chunk
-                continue
-            self.advance(end)
-            return value
-
-
 def _json_records(where: Path, fd: int) -> Iterator[tuple[Any, Locator, None]]:
-    """The records of any JSON database file, as a stream: an array, an object holding them
-    under `vulns` or `advisories`, or one record."""
-    window = _TextWindow(fd, where)
-    decoder = json.JSONDecoder()
-    first = window.skip_space()
-    if not first:
-        raise InputError(where, "empty file, expected OSV records")
-    if first == "[":
-        window.advance(window.cursor + 1)
-        yield from _array(window, decoder)
-    elif first == "{":
-        yield from _object(window, decoder)
-    else:
-        value = window.value(decoder)
-        records_of(value, where)  # raises: a scalar is no database
-    if window.skip_space():
-        raise InputError(where, "invalid JSON: extra data after the document", window.line)
+    """The records of any JSON database file, streamed by ijson: an array, an object holding
+    them under `vulns` or `advisories` (after or before other keys), or one record. Each
+    comes with its locator ["j", ijson prefix, ordinal]: ijson tells no byte offsets, so a
+    record is found again by streaming the file to it (see `read_records`). Numbers are
+    ijson's exact ones (`use_float` would refuse integers past 64 bits, which the json module
+    reads): integers, and Decimal for the others, which `plain_numbers` makes floats."""
+    import ijson  # here: 20 ms of start-up that a merge-format file, a tree or a zip never need
+
+    source = _PositionalFile(fd, where, budget=MAX_RECORD_BYTES + 2 * _JSON_CHUNK)
+    started = False
+    try:
+        events = ijson.parse(source, buf_size=_JSON_CHUNK)
+        first = next(events)
+        started = True
+        if first[1] == "start_array":
+            # Straight from the file: ijson's C object builder, without events in Python.
+            source.seek(0)
+            source.mark()
+            records = ijson.items(source, "item", buf_size=_JSON_CHUNK)
+            yield from _numbered(records, "item", source)
+        elif first[1] == "start_map":
+            yield from _object_records(where, events, source)
+        else:
+            records_of(first[2], where)  # raises: a scalar is no database
+    except ijson.JSONError as exc:
+        raise _syntax_error(where, fd, exc, started) from None
 
 
-def _array(window: _TextWindow, decoder: json.JSONDecoder) -> Iterator[tuple[Any, Locator, None]]:
-    if window.skip_space() == "]":
-        window.advance(window.cursor + 1)
-        return
-    while True:
-        window.skip_space()
-        start = window.byte
-        record = window.value(decoder)
-        yield record, ["f", start, window.byte], None
-        if window.expect(",]") == "]":
-            return
+def plain_numbers(value: Any) -> Any:
+    """`value` (a record from `_json_records`) with every Decimal a float, as the json module
+    reads them. RecursionError for a value nested deeper than Python's stack."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list | Decimal):
+                value[key] = plain_numbers(item)
+    elif isinstance(value, list):
+        for at, item in enumerate(value):
+            if isinstance(item, dict | list | Decimal):
+                value[at] = plain_numbers(item)
+    elif isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
-def _object(window: _TextWindow, decoder: json.JSONDecoder) -> Iterator[tuple[Any, Locator, None]]:
-    window.expect("{")
+def _numbered(
+    records: Iterator[Any], prefix: str, source: _PositionalFile
+) -> Iterator[tuple[Any, Locator, None]]:
+    for ordinal, record in enumerate(records):
+        source.mark()
+        yield record, ["j", prefix, ordinal], None
+
+
+def _object_records(
+    where: Path, events: Iterator[tuple[str, str, Any]], source: _PositionalFile
+) -> Iterator[tuple[Any, Locator, None]]:
+    """The records of a JSON object, from ijson's events after its `start_map`: the events of
+    each top-level value go to ijson's object builder (a container's as records, one by one;
+    any other's whole, kept in case the object is one record)."""
+    import ijson
+
     others: dict[str, Any] = {}
     streamed: str | None = None
-    start = window.byte - 1
-    if window.skip_space() == "}":
-        window.advance(window.cursor + 1)
-    else:
-        while True:
-            if window.skip_space() != '"':
-                window.expect('"')
-            key = window.value(decoder)
-            window.expect(":")
-            if key in _CONTAINER_KEYS and streamed is None and window.skip_space() == "[":
-                streamed = key
-                window.advance(window.cursor + 1)
-                yield from _array(window, decoder)
-            elif key in _CONTAINER_KEYS and streamed is not None:
-                raise InputError(window.where, f'holds both "{streamed}" and "{key}"', window.line)
-            else:
-                others[key] = window.value(decoder)
-            if window.expect(",}") == "}":
+    for _, event, key in events:
+        if event == "end_map":
+            break
+        start = next(events)  # the value of `key`: a scalar, or the start of a container
+        kind = start[1]
+        container = kind in ("start_map", "start_array")
+        inner: Iterator[tuple[str, str, Any]] = iter(())
+        if container:
+            # Its events end at the end event of its own prefix (deeper ones are longer);
+            # `takewhile` takes that one from `events` without passing it on: given again.
+            end = (key, "end_map" if kind == "start_map" else "end_array", None)
+            inner = itertools.chain([start], itertools.takewhile(end.__ne__, events), [end])
+        if key in _CONTAINER_KEYS and streamed is not None:
+            raise InputError(where, f'holds both "{streamed}" and "{key}"')
+        if key in _CONTAINER_KEYS and kind == "start_array":
+            streamed = key
+            records = ijson.items(inner, f"{key}.item")
+            yield from _numbered(records, f"{key}.item", source)
+        else:
+            others[key] = next(ijson.items(inner, key)) if container else start[2]
+            source.mark()
+    for _ in events:  # the rest of the file: nothing, or ijson raises about what is there
+        pass
+    if streamed is None:
+        for ordinal, record in enumerate(records_of(others, where)):  # one record, or raises
+            yield record, ["j", "", ordinal], None
+
+
+# yajl's words for the errors a reader can act on.
+_YAJL_ERRORS = {
+    "trailing garbage": "invalid JSON: extra data after the document",
+    "premature EOF": "invalid JSON: the file ends inside the document",
+    "invalid bytes in UTF8 string": "not UTF-8 text (invalid bytes in a string)",
+}
+
+
+def _syntax_error(where: Path, fd: int, exc: Exception, started: bool) -> InputError:
+    """InputError for what ijson refused, with the line it stopped at."""
+    message = exc.args[0] if exc.args else str(exc)
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    first = str(message).splitlines()[0] if str(message).strip() else "unreadable JSON"
+    if not started and "premature EOF" in first:
+        return InputError(where, "empty file, expected OSV records")
+    problem = next((text for key, text in _YAJL_ERRORS.items() if key in first), None)
+    if problem is None:
+        problem = "invalid JSON: " + first.split(": ", 1)[-1].rstrip(".")
+    return InputError(where, problem, _error_line(where, fd))
+
+
+def _error_line(where: Path, fd: int) -> int | None:
+    """The line at which ijson stops on the file: the file fed to it again line by line (an
+    invalid file only, so its second reading costs nothing to a valid one)."""
+    import ijson
+
+    events = ijson.sendable_list()
+    parser = ijson.basic_parse_coro(events)
+    handle = _reader(fd, where)
+    line = 1
+    try:
+        while chunk := handle.readline(1 << 20):  # bounded: a one-line file goes in pieces
+            parser.send(chunk)
+            del events[:]
+            line += chunk.endswith(b"\n")
+        parser.close()
+    except ijson.JSONError:
+        return line
+    return None
+
+
+def read_records(location: Path, layout: str, fd: int | None, locators: list[Locator]) -> list[Any]:
+    """The records at `locators`, read again (to report findings), in the same order. The
+    records of a JSON document that is not in merge format are found by streaming it once
+    for all of them, up to the last one asked for."""
+    found: list[Any] = [None] * len(locators)
+    streamed: dict[tuple[str, int], list[int]] = {}
+    for at, locator in enumerate(locators):
+        kind = locator[0]
+        if kind == "f" and fd is not None:
+            _, start, end = locator
+            found[at] = _decode(pread_exact(fd, end - start, start, location), location, None)
+        elif kind == "z" and fd is not None:
+            _, name, position = locator
+            found[at] = _decode(read_member(fd, location, name, position), location, name)
+        elif kind == "j" and fd is not None:
+            streamed.setdefault((locator[1], locator[2]), []).append(at)
+        elif kind == "d":
+            _, name, position = locator
+            path = location / name
+            records = records_of(_decode(read_bounded(path), path, None), path)
+            found[at] = records[position] if position < len(records) else None
+        else:
+            raise InputError(location, f"index entry {locator!r} does not fit a {layout} database")
+    if streamed and fd is not None:
+        for record, (_, prefix, ordinal), _ in _json_records(location, fd):
+            for at in streamed.pop((prefix, ordinal), ()):
+                try:
+                    found[at] = plain_numbers(record)
+                except RecursionError:
+                    raise InputError(
+                        location, f"record #{ordinal + 1}: nested too deeply"
+                    ) from None
+            if not streamed:
                 break
-    if streamed is not None:
-        return
-    for record in records_of(others, window.where):  # a wrong shape, or one record
-        yield record, ["f", start, window.byte], None
-
-
-def read_record(location: Path, layout: str, fd: int | None, locator: Locator) -> Any:
-    """The record at `locator`, read again on its own (to report a finding)."""
-    kind = locator[0]
-    if kind == "f" and fd is not None:
-        _, start, end = locator
-        data = pread_exact(fd, end - start, start, location)
-        return _decode(data, location, None)
-    if kind == "z" and fd is not None:
-        data = read_member(fd, locator[1:], location)
-        return _decode(data, location, locator[1])
-    if kind == "d":
-        _, name, position = locator
-        path = location / name
-        records = records_of(_decode(read_bounded(path), path, None), path)
-        if position < len(records):
-            return records[position]
-        return None
-    raise InputError(location, f"index entry {locator!r} does not fit a {layout} database")
+    return found
 
 
 @contextlib.contextmanager
