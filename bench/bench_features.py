@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-PACKUMENTS = ROOT.parent / "shared" / "data" / "packuments"
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import shared_data  # noqa: E402
 
 from scorer.features import (  # noqa: E402
     FeatureSettings,
@@ -35,10 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args()
-    if not PACKUMENTS.is_dir():
-        raise SystemExit(f"{PACKUMENTS}: not found (the shared data beside the checkout)")
     documents = []
-    for path in sorted(PACKUMENTS.rglob("*.json")):
+    for path in sorted(shared_data.for_script(shared_data.PACKUMENTS).rglob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(doc, dict) and isinstance(doc.get("versions"), dict):
             documents.append(doc)

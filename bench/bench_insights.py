@@ -25,14 +25,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-MOCKS = ROOT.parent / "shared" / "data" / "packuments" / "npm-cli-registry-mocks"
+
+import shared_data  # noqa: E402
 
 
 def serve_registry(latency: float, count: int) -> None:
     """Child process: serve `count` documents named bench-<i>-<real name> until killed."""
     from insights_fixtures import registry_server
 
-    sources = sorted(p for p in MOCKS.rglob("*.json") if p.name != "MANIFEST.jsonl")
+    mocks = shared_data.for_script(shared_data.REGISTRY_MOCKS)
+    sources = sorted(p for p in mocks.rglob("*.json") if p.name != "MANIFEST.jsonl")
     docs = {}
     for i in range(count):
         doc = json.loads(sources[i % len(sources)].read_text(encoding="utf-8"))

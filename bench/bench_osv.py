@@ -5,7 +5,7 @@
    database comes in: one JSON file in merge format ("file"), a directory tree laid out like
    the OpenSSF repository (`osv/malicious/npm/<name>/<id>.json`, withdrawn records under
    `osv/withdrawn/`: "tree") and an OSV `all.zip` with one record per member ("zip"). Records
-   are the 101 real records in tests/fixtures/osv repeated with renamed packages
+   are the 101 real records of the shared data (tests/shared_data.py) repeated with renamed packages
    (`<name>-b<i>`) and ids, so they keep their real shapes (explicit `versions` lists,
    `introduced: "0"` SEMVER ranges, bounded ranges, GHSA ECOSYSTEM ranges, withdrawn records)
    in their real proportions: 250,000 of them are 482 MB as one JSON file. One in five locked
@@ -46,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+import shared_data  # noqa: E402
 from osv_fixtures import real_records  # noqa: E402
 
 from scorer.osv import match  # noqa: E402
@@ -64,6 +65,8 @@ class Corpus:
 
     def __init__(self, count: int) -> None:
         self.count = count
+        shared_data.for_script(shared_data.MAL_NPM)  # exit with a message, not a pytest skip
+        shared_data.for_script(shared_data.GHSA_NPM)
         self.templates = [json.dumps(r) for r in real_records()]
 
     def record(self, i: int) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def documents(n: int) -> dict[str, dict[str, Any]]:
     """A real-size registry document for every name locked by biglock.build(n)."""
     _, lock = biglock.build(n)
     real: dict[str, dict[str, Any]] = {}
-    for path in sorted(biglock.PACKUMENTS.rglob("*.json")):
+    for path in sorted(biglock.packuments().rglob("*.json")):
         if not path.name.endswith(".min.json"):
             doc = json.loads(path.read_text(encoding="utf-8"))
             real.setdefault(doc["name"], doc)

@@ -11,20 +11,26 @@ graph-building parser sees a consistent tree.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKUMENTS = ROOT.parent / "shared" / "data" / "packuments" / "npm-cli-registry-mocks"
+sys.path.insert(0, str(ROOT / "tests"))
+import shared_data  # noqa: E402
+
 LARGE = ROOT / "tests" / "fixtures" / "lockfiles" / "npm3-large" / "package-lock.json"
+
+
+def packuments() -> Path:
+    """The npm CLI registry mocks in the shared data (exits with a message where absent)."""
+    return shared_data.for_script(shared_data.REGISTRY_MOCKS)
 
 
 def real_versions() -> list[tuple[str, str, dict[str, str]]]:
     """(name, version, {resolved, integrity}) from the packuments, then the large lockfile."""
-    if not PACKUMENTS.is_dir():
-        raise SystemExit(f"{PACKUMENTS}: not found (the shared data beside the checkout)")
     out: list[tuple[str, str, dict[str, str]]] = []
     seen: set[tuple[str, str]] = set()
-    for doc_path in sorted(PACKUMENTS.rglob("*.json")):
+    for doc_path in sorted(packuments().rglob("*.json")):
         if doc_path.name.endswith(".min.json"):
             continue
         doc = json.loads(doc_path.read_text())

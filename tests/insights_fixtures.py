@@ -1,8 +1,10 @@
 """Test helpers: real packuments, constructed variants of them, and a local registry server.
 
-The constructed documents are derived from the real `has-package-exports` packument (npm/cli test
-fixture) by changing exactly one fact between 1.2.3 and 1.3.0; each carries
-`_provscore_constructed` saying what changed, so nobody mistakes them for observed data.
+The real documents are npm/cli and npm/pacote test fixtures in the shared data (found by
+tests/shared_data.py: tests that use them skip where it is absent). The constructed documents are
+derived from the real `has-package-exports` packument by changing exactly one fact between 1.2.3
+and 1.3.0; each carries `_provscore_constructed` saying what changed, so nobody mistakes them for
+observed data.
 """
 
 from __future__ import annotations
@@ -18,21 +20,26 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "packuments"
+import shared_data
+
+# Short name -> (shared data folder, file): npm/cli commit 780afc50e3a3 (Artistic-2.0) and
+# npm/pacote commit 3b5c462a96 (ISC); ../shared/data/README.md gives provenance and licences.
+REAL = {
+    "has-package-exports": (shared_data.NPM_CLI_MOCKS, "has-package-exports.json"),
+    "events": (shared_data.NPM_CLI_MOCKS, "events.json"),
+    "fsevents-min": (shared_data.NPM_CLI_MOCKS, "fsevents.min.json"),
+    "abbrev": (shared_data.PACOTE_FIXTURES, "abbrev-packument-full.json"),
+}
 
 
 def real(name: str) -> dict[str, Any]:
-    paths = {
-        "has-package-exports": "npm-cli/has-package-exports.json",
-        "events": "npm-cli/events.json",
-        "fsevents-min": "npm-cli/fsevents.min.json",
-        "abbrev": "npm-pacote/abbrev-packument-full.json",
-    }
-    doc: dict[str, Any] = json.loads((FIXTURES / paths[name]).read_text(encoding="utf-8"))
+    """A real registry document from the shared data (the test skips where it is absent)."""
+    folder, file = REAL[name]
+    path = shared_data.require(folder, file)
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return doc
 
 

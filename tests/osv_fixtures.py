@@ -1,20 +1,22 @@
-"""Shared helpers for the scorer.osv tests: the real OSV records under tests/fixtures/osv,
-record builders and npm's semver as an oracle. Plain functions and classes: the fixtures that
-use them live in the test modules (tests/conftest.py belongs to the owner)."""
+"""Shared helpers for the scorer.osv tests: the real OSV records of the shared data (OpenSSF
+Malicious Packages and GitHub Advisory Database, found by tests/shared_data.py; tests that call
+these skip where it is absent), record builders and npm's semver as an oracle. Plain functions
+and classes: fixtures live in tests/conftest.py and the test modules."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from scorer.records import LockedPackage, SourceKind
+import shared_data
 
-FIXTURES = Path(__file__).parent / "fixtures" / "osv"
-MAL_DIR = FIXTURES / "osv-mal-npm"
-GHSA_DIR = FIXTURES / "ghsa-malware-npm"
+from scorer.records import LockedPackage, SourceKind
 
 # Known-bad versions of real incidents and the clean releases just before them.
 KNOWN_BAD = {
@@ -29,8 +31,31 @@ KNOWN_BAD = {
 KNOWN_CLEAN = [("chalk", "5.6.0"), ("debug", "4.4.1"), ("ua-parser-js", "0.7.28")]
 
 
+def mal_dir() -> Path:
+    """OpenSSF Malicious Packages records (81: malicious and withdrawn), repository paths kept."""
+    return shared_data.require(shared_data.MAL_NPM)
+
+
+def ghsa_dir() -> Path:
+    """GitHub Advisory Database malware records (20), repository paths kept."""
+    return shared_data.require(shared_data.GHSA_NPM)
+
+
+@functools.cache
+def database_tree() -> Path:
+    """Both real databases in one directory tree, as `--db DIR` reads them (the shared directory
+    itself also holds registry documents, which are not OSV records): a copy made once per
+    process in a temporary directory that is removed at exit."""
+    mal, ghsa = mal_dir(), ghsa_dir()
+    root = Path(tempfile.mkdtemp(prefix="provscore-osv-"))
+    atexit.register(shutil.rmtree, root, True)
+    shutil.copytree(mal, root / shared_data.MAL_NPM)
+    shutil.copytree(ghsa, root / shared_data.GHSA_NPM)
+    return root
+
+
 def real_record_files() -> list[Path]:
-    return sorted(p for d in (MAL_DIR, GHSA_DIR) for p in d.rglob("*.json"))
+    return sorted(p for d in (mal_dir(), ghsa_dir()) for p in d.rglob("*.json"))
 
 
 def real_records() -> list[dict[str, Any]]:

@@ -23,10 +23,9 @@ from typing import Any
 from insights_fixtures import constructed, escaped, real
 
 ROOT = Path(__file__).resolve().parents[1]
-OSV_DB = ROOT / "tests" / "fixtures" / "osv"
 NOW = "2026-11-30T12:00:00Z"
 VERSION = "1.3.0"  # the 'after' version of every constructed document
-MALICIOUS = ("chalk", "5.6.1")  # MAL-2025-46969 in tests/fixtures/osv
+MALICIOUS = ("chalk", "5.6.1")  # MAL-2025-46969 (OpenSSF Malicious Packages, in the shared data)
 MALICIOUS_ID = "MAL-2025-46969"
 
 # name -> (tor, tfa) said by the insights endpoint about 1.3.0 (1.2.3 is always a plain publish)

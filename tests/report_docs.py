@@ -103,7 +103,7 @@ def report_doc(
             },
         },
         "sources": [
-            {"kind": "local-db", "path": "tests/fixtures/osv", "records": 101},
+            {"kind": "local-db", "path": "data/examples/npm-app/osv.json", "records": 4},
             {
                 "kind": "registry",
                 "location": "https://registry.example.invalid/",
@@ -157,7 +157,7 @@ def sample_doc() -> dict[str, Any]:
                 confidence=0.8,
                 level="error",
                 malicious=["MAL-2025-46969", "GHSA-2v46-p5h4-248w"],
-                summary="Malicious code in chalk (npm)",
+                summary="chalk 5.6.1 is a compromised release",
                 reasons=[reason("publisher_changed", 20.0), reason("young_release", 15.0)],
                 unknown=[no_insights],
             ),

@@ -11,27 +11,21 @@ of day, earlier versions' dates, account names) is constructed, and account name
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
+import shared_data
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("PROVSCORE_SHARED_DATA", ROOT.parent / "shared" / "data"))
-PACKUMENTS = SHARED / "packuments"
 # Long after every real packument's last release, so young_release never fires on them.
 LATE = datetime(2035, 1, 1, tzinfo=UTC)
 
 
 def real_documents() -> Iterator[tuple[Path, dict[str, Any]]]:
     """Every full or abbreviated real registry document in the shared data (skip if absent)."""
-    if not PACKUMENTS.is_dir():
-        pytest.skip(f"{PACKUMENTS} not found: the shared real data is not beside this checkout")
-    for path in sorted(PACKUMENTS.rglob("*.json")):
+    for path in sorted(shared_data.require(shared_data.PACKUMENTS).rglob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(doc, dict) and isinstance(doc.get("versions"), dict):
             yield path, doc

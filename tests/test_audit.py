@@ -1,5 +1,6 @@
 """`provscore audit`: matching, policy, suppressions, database writes and every output format,
-offline against the real OSV records in tests/fixtures/osv and online against the mock OSV API."""
+offline against the real OSV records of the shared data (tests/shared_data.py) and online
+against the mock OSV API."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osv_fixtures import KNOWN_BAD, real_records, record
+from osv_fixtures import KNOWN_BAD, database_tree, real_records, record
 from osv_server import MockOsvServer
 
 from scorer.audit import AuditOptions, run_audit
@@ -21,7 +22,6 @@ from scorer.osv.client import RetryPolicy
 from scorer.policy import Policy
 
 ROOT = Path(__file__).resolve().parents[1]
-DB = ROOT / "tests" / "fixtures" / "osv"
 FAST = {"timeout": 0.5, "retry": RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02)}
 TODAY = date(2026, 11, 30)
 
@@ -88,7 +88,7 @@ CLEAN = [("chalk", "5.6.0"), ("debug", "4.4.1"), ("ua-parser-js", "0.7.28"), ("m
 
 
 def test_known_bad_versions_are_found_offline(tmp_path: Path) -> None:
-    report = audit(package_lock(tmp_path, BAD + CLEAN), tmp_path, db=DB)
+    report = audit(package_lock(tmp_path, BAD + CLEAN), tmp_path, db=database_tree())
     found: dict[tuple[str, str], set[str]] = {}
     for f in report.findings:  # records not linked by aliases stay separate findings
         found.setdefault((f.package.name, f.package.version), set()).update(f.ids)
@@ -100,7 +100,7 @@ def test_known_bad_versions_are_found_offline(tmp_path: Path) -> None:
 
 
 def test_clean_lockfile_has_no_findings(tmp_path: Path) -> None:
-    report = audit(package_lock(tmp_path, CLEAN), tmp_path, db=DB)
+    report = audit(package_lock(tmp_path, CLEAN), tmp_path, db=database_tree())
     assert report.findings == () and report.exit_code == 0
 
 
@@ -116,7 +116,7 @@ def test_aliased_install_is_matched_under_its_real_name(tmp_path: Path) -> None:
             }
         },
     )
-    (finding,) = audit(lock, tmp_path, db=DB).findings
+    (finding,) = audit(lock, tmp_path, db=database_tree()).findings
     assert finding.package.name == "chalk" and finding.package.aliases == ("pretty",)
 
 
@@ -131,7 +131,7 @@ def test_non_registry_packages_are_listed_as_not_checked(tmp_path: Path) -> None
             }
         },
     )
-    report = audit(lock, tmp_path, db=DB)
+    report = audit(lock, tmp_path, db=database_tree())
     assert report.findings == ()
     assert [p.name for p in report.not_checked] == ["chalk"]
 
@@ -172,16 +172,16 @@ def test_missing_default_database_says_how_to_create_one(tmp_path: Path) -> None
 def test_policy_precedence(tmp_path: Path) -> None:
     lock = package_lock(tmp_path, BAD)
     (tmp_path / "provscore.toml").write_text('compromised_policy = "off"\n')
-    assert audit(lock, tmp_path, db=DB).policy is Policy.OFF
+    assert audit(lock, tmp_path, db=database_tree()).policy is Policy.OFF
     env = {"PROVSCORE_COMPROMISED_POLICY": "warn"}
-    assert audit(lock, tmp_path, db=DB, env=env).policy is Policy.WARN
-    report = audit(lock, tmp_path, db=DB, env=env, policy="error")
+    assert audit(lock, tmp_path, db=database_tree(), env=env).policy is Policy.WARN
+    report = audit(lock, tmp_path, db=database_tree(), env=env, policy="error")
     assert (report.policy, report.policy_origin) == (Policy.ERROR, "--policy")
 
 
 def test_pyproject_tool_table_is_read(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.provscore]\ncompromised_policy = "warn"\n')
-    assert audit(package_lock(tmp_path, BAD), tmp_path, db=DB).policy is Policy.WARN
+    assert audit(package_lock(tmp_path, BAD), tmp_path, db=database_tree()).policy is Policy.WARN
 
 
 @pytest.mark.parametrize("where", ["option", "env", "config", "typo-key"])
@@ -197,7 +197,7 @@ def test_invalid_policy_anywhere_is_a_config_error(tmp_path: Path, where: str) -
     else:
         (tmp_path / "provscore.toml").write_text('compromised_polcy = "off"\n')
     with pytest.raises(ConfigError):
-        audit(lock, tmp_path, db=DB, **options)
+        audit(lock, tmp_path, db=database_tree(), **options)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def test_policy_exit_codes_through_the_cli(
     tmp_path: Path, policy: str, code: int, marker: str
 ) -> None:
     lock = package_lock(tmp_path, BAD)
-    result = cli(str(lock), "--db", str(DB), "--policy", policy, cwd=tmp_path)
+    result = cli(str(lock), "--db", str(database_tree()), "--policy", policy, cwd=tmp_path)
     assert result.returncode == code, result.stderr
     assert marker in result.stdout
     if policy == "off":
@@ -217,7 +217,12 @@ def test_policy_exit_codes_through_the_cli(
 
 def test_bad_policy_value_exits_2_without_auditing(tmp_path: Path) -> None:
     result = cli(
-        str(package_lock(tmp_path, BAD)), "--db", str(DB), "--policy", "maybe", cwd=tmp_path
+        str(package_lock(tmp_path, BAD)),
+        "--db",
+        str(database_tree()),
+        "--policy",
+        "maybe",
+        cwd=tmp_path,
     )
     assert result.returncode == 2 and "invalid policy" in result.stderr
     assert result.stdout == ""
@@ -233,7 +238,7 @@ def test_suppressions_by_id_and_package_expired_and_unused(tmp_path: Path) -> No
         '[[suppress]]\npackage = "rc@1.2.9"\nreason = "old"\nuntil = 2026-01-01\n'
         '[[suppress]]\nid = "MAL-2000-1"\nreason = "nothing"\n'
     )
-    report = audit(package_lock(tmp_path, BAD), tmp_path, db=DB)
+    report = audit(package_lock(tmp_path, BAD), tmp_path, db=database_tree())
     suppressed = {s.finding.subject for s in report.suppressed}
     assert suppressed == {"chalk@5.6.1", "debug@4.4.2"}
     assert "rc@1.2.9" in {f.subject for f in report.findings}
@@ -254,7 +259,7 @@ def test_suppressions_by_id_and_package_expired_and_unused(tmp_path: Path) -> No
 def test_invalid_suppression_is_a_config_error(tmp_path: Path, entry: str) -> None:
     (tmp_path / "provscore.toml").write_text(f"[[suppress]]\n{entry}\n")
     with pytest.raises(ConfigError):
-        audit(package_lock(tmp_path, BAD), tmp_path, db=DB)
+        audit(package_lock(tmp_path, BAD), tmp_path, db=database_tree())
 
 
 # --- database writes --------------------------------------------------------------------------
@@ -262,7 +267,7 @@ def test_invalid_suppression_is_a_config_error(tmp_path: Path, entry: str) -> No
 
 def test_write_cache_merges_matching_records_into_the_default_database(tmp_path: Path) -> None:
     lock = package_lock(tmp_path, BAD)
-    first = audit(lock, tmp_path, db=DB, write_cache=True)
+    first = audit(lock, tmp_path, db=database_tree(), write_cache=True)
     cache = tmp_path / "home" / ".provscore" / "security" / "compromised_packages.json"
     ((path, counts),) = first.written
     assert path == cache and counts.added >= len(KNOWN_BAD)
@@ -276,7 +281,7 @@ def test_write_cache_merges_matching_records_into_the_default_database(tmp_path:
 def test_default_database_from_env_then_config(tmp_path: Path) -> None:
     lock = package_lock(tmp_path, BAD)
     (tmp_path / "provscore.toml").write_text('compromised_db = "priv/db.json"\n')
-    first = audit(lock, tmp_path, db=DB, write_cache=True)
+    first = audit(lock, tmp_path, db=database_tree(), write_cache=True)
     assert first.written[0][0] == tmp_path / "priv" / "db.json"
     assert audit(lock, tmp_path).sources[0]["path"] == str(tmp_path / "priv" / "db.json")
     elsewhere = tmp_path / "env.json"
@@ -290,7 +295,14 @@ def test_json_stays_valid_when_writing(tmp_path: Path) -> None:
     lock = package_lock(tmp_path, BAD)
     project_db = tmp_path / "priv" / "compromised.json"
     result = cli(
-        str(lock), "--db", str(DB), "--write", str(project_db), "--format", "json", cwd=tmp_path
+        str(lock),
+        "--db",
+        str(database_tree()),
+        "--write",
+        str(project_db),
+        "--format",
+        "json",
+        cwd=tmp_path,
     )
     assert result.returncode == 1
     doc = json.loads(result.stdout)
@@ -304,7 +316,12 @@ def test_json_stays_valid_when_writing(tmp_path: Path) -> None:
 
 def test_json_report_shape(tmp_path: Path) -> None:
     result = cli(
-        str(package_lock(tmp_path, BAD + CLEAN)), "--db", str(DB), "--format", "json", cwd=tmp_path
+        str(package_lock(tmp_path, BAD + CLEAN)),
+        "--db",
+        str(database_tree()),
+        "--format",
+        "json",
+        cwd=tmp_path,
     )
     doc = json.loads(result.stdout)
     assert doc["schema_version"] == 1 and doc["tool"]["name"] == "provscore"
@@ -389,7 +406,7 @@ def osv_api() -> Any:
 def test_online_and_offline_agree(tmp_path: Path, osv_api: MockOsvServer) -> None:
     lock = package_lock(tmp_path, BAD + CLEAN)
     online = audit(lock, tmp_path, online=True, osv_url=osv_api.url, client=FAST)
-    offline = audit(lock, tmp_path, db=DB)
+    offline = audit(lock, tmp_path, db=database_tree())
     assert [(f.subject, f.ids) for f in online.findings] == [
         (f.subject, f.ids) for f in offline.findings
     ]

@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from osv_fixtures import KNOWN_BAD
+from osv_fixtures import KNOWN_BAD, database_tree
 
 from scorer.lockfiles import LOCKFILE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIT = ROOT / "tests" / "fixtures" / "audit"
-DB = ROOT / "tests" / "fixtures" / "osv"
 FORMATS = sorted(p.name for p in (AUDIT / "bad").iterdir() if p.is_dir())
 # event-stream 3.3.6 is the release that pulled flatmap-stream in; its GHSA (CWE-506) names it.
 EXPECTED_BAD = {**KNOWN_BAD, ("event-stream", "3.3.6"): "GHSA-mh6f-8j2x-4483"}
@@ -33,7 +32,7 @@ def lockfile(kind: str, fmt: str) -> Path:
 
 def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "scorer", "audit", *args, "--db", str(DB)],
+        [sys.executable, "-m", "scorer", "audit", *args, "--db", str(database_tree())],
         text=True,
         capture_output=True,
         check=False,

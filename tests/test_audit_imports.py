@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "examples" / "npm-app" / "package-lock.json"
-DB = ROOT / "tests" / "fixtures" / "osv"
+DB = EXAMPLE.with_name("osv.json")  # the shipped example database (ours, generated)
 HEAVY = ("pandas", "sklearn", "numpy", "gql", "graphql", "ariadne", "uvicorn")
 
 

@@ -15,8 +15,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
-
 from scorer.gather import read_insights_snapshot
 from scorer.lockfiles import read_lockfile
 from scorer.npmrc import RegistrySelection
@@ -47,13 +45,6 @@ def generator() -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
     spec.loader.exec_module(module)
     return module
-
-
-def shared_data() -> Path:
-    root = Path(os.environ.get("PROVSCORE_SHARED_DATA", ROOT / ".." / "shared" / "data"))
-    if not root.is_dir():
-        pytest.skip(f"third-party data not found at {root} (set PROVSCORE_SHARED_DATA)")
-    return root
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -332,8 +323,8 @@ def test_provenance_lost_cases() -> None:
 # -- real facts against their source (third-party data, read where it lives) ------------------
 
 
-def test_fixture_histories_match_the_npm_cli_fixtures() -> None:
-    fixtures = shared_data() / "packuments" / "npm-cli-registry-mocks"
+def test_fixture_histories_match_the_npm_cli_fixtures(shared_data_dir: Path) -> None:
+    fixtures = shared_data_dir / "packuments" / "npm-cli-registry-mocks"
     histories = generator().FIXTURE_HISTORIES
     assert set(histories) == {
         "ua-parser-js",
@@ -361,8 +352,8 @@ def test_fixture_histories_match_the_npm_cli_fixtures() -> None:
             assert deprecated == bool(manifest.get("deprecated")), (name, version)
 
 
-def test_osv_facts_match_their_source_records() -> None:
-    data = shared_data()
+def test_osv_facts_match_their_source_records(shared_data_dir: Path) -> None:
+    data = shared_data_dir
     sources = {
         "MAL-2025-46969": data / "osv-mal-npm/osv/malicious/npm/chalk/MAL-2025-46969.json",
         "MAL-2025-46974": data / "osv-mal-npm/osv/malicious/npm/debug/MAL-2025-46974.json",
@@ -380,6 +371,10 @@ def test_osv_facts_match_their_source_records() -> None:
         for key in ("id", "published", "modified"):
             assert mine[key] == source[key], (ident, key)
         assert sorted(mine["aliases"]) == sorted(source["aliases"])
+        # The facts carry over, the prose does not: our summary is our own wording.
+        assert "details" not in mine
+        assert mine["summary"] != source.get("summary")
+        assert mine["summary"] not in source.get("details", "")
 
         def facts(record: Mapping[str, Any]) -> list[Any]:
             return [

@@ -11,7 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from insights_fixtures import constructed, real, registry_server
+import shared_data
+from insights_fixtures import REAL, constructed, real, registry_server
 
 from scorer.features import package_history
 from scorer.histories import FILE_NAME, CachedHistory, HistoryCache, freshness
@@ -199,13 +200,13 @@ def test_a_damaged_entry_is_a_miss_and_refetched_whole(tmp_path: Path) -> None:
 
 WRITER = textwrap.dedent(
     """
+    import json
     import sys
     from pathlib import Path
-    sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
-    from insights_fixtures import real
+    sys.path[:0] = [sys.argv[1]]
     from scorer.features import package_history
     from scorer.histories import CachedHistory, HistoryCache
-    history = package_history(real("events"))
+    history = package_history(json.loads(Path(sys.argv[4]).read_text(encoding="utf-8")))
     writer = sys.argv[3]
     for batch in range(10):
         cache = HistoryCache(Path(sys.argv[2]))
@@ -221,8 +222,12 @@ WRITER = textwrap.dedent(
 
 
 def test_concurrent_writers_merge(tmp_path: Path) -> None:
+    # Found here, so the test skips where the shared data is absent instead of the writers dying.
+    events = shared_data.require(*REAL["events"])
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(ROOT), str(tmp_path), f"w{i}"])
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(ROOT), str(tmp_path), f"w{i}", str(events)]
+        )
         for i in range(4)
     ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]

@@ -21,8 +21,8 @@ from scorer.records import LockedPackage, Lockfile, SourceKind
 
 ROOT = Path(__file__).resolve().parents[1]
 EDGE = ROOT / "tests" / "fixtures" / "lockfiles" / "edge"
-DB = ROOT / "tests" / "fixtures" / "osv"
 COMMIT = "4dc51c92036756ee7e92e8e8736208c2f5536793"
+DB = ROOT / "data" / "examples" / "npm-app" / "osv.json"  # the shipped example database (ours)
 G, T, F, REG = SourceKind.GIT, SourceKind.TARBALL, SourceKind.FILE, SourceKind.REGISTRY
 
 

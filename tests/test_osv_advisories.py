@@ -1,12 +1,12 @@
 """The Advisory record, the malicious rule, the matcher and incident grouping, on synthetic
-records for each rule and on the real OpenSSF and GitHub records in tests/fixtures/osv."""
+records for each rule and on the real OpenSSF and GitHub records of the shared data."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from osv_fixtures import GHSA_DIR, KNOWN_BAD, KNOWN_CLEAN, MAL_DIR, pkg, real_records, record
+from osv_fixtures import KNOWN_BAD, KNOWN_CLEAN, ghsa_dir, mal_dir, pkg, real_records, record
 
 from scorer.osv import (
     Advisory,
@@ -23,7 +23,7 @@ from scorer.records import LockedPackage, SourceKind
 
 @pytest.fixture(scope="module")
 def real() -> list[Advisory]:
-    return load_database(MAL_DIR) + load_database(GHSA_DIR)
+    return load_database(mal_dir()) + load_database(ghsa_dir())
 
 
 def adv(raw: dict[str, object]) -> Advisory:
@@ -34,7 +34,7 @@ def adv(raw: dict[str, object]) -> Advisory:
 
 
 def test_every_real_ghsa_malware_record_is_malicious() -> None:
-    files = sorted(GHSA_DIR.rglob("GHSA-*.json"))
+    files = sorted(ghsa_dir().rglob("GHSA-*.json"))
     assert len(files) == 20
     for path in files:
         assert is_malicious(json.loads(path.read_text())), path.name
@@ -52,8 +52,8 @@ def test_every_real_openssf_record_is_malicious(real: list[Advisory]) -> None:
         {"id": "GHSA-x", "database_specific": {"cwe_ids": ["CWE-79", "CWE-506"]}},
         {"id": "GHSA-x", "summary": "Malicious Package in foo"},
         {"id": "GHSA-x", "summary": "malicious package in foo"},
-        {"id": "GHSA-x", "summary": "Embedded malware in rc"},
-        {"id": "GHSA-x", "summary": "EMBEDDED MALICIOUS CODE in node-ipc"},
+        {"id": "GHSA-x", "summary": "Embedded malware in some-pkg"},
+        {"id": "GHSA-x", "summary": "EMBEDDED MALICIOUS CODE in some-pkg"},
     ],
 )
 def test_malicious_rule(raw: dict[str, object]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from osv_fixtures import GHSA_DIR, KNOWN_BAD, KNOWN_CLEAN, MAL_DIR, pkg, real_records, record
+from osv_fixtures import KNOWN_BAD, KNOWN_CLEAN, ghsa_dir, mal_dir, pkg, real_records, record
 from osv_server import FAULT_KINDS, MockOsvServer
 
 from scorer.errors import SourceUnreachable
@@ -80,7 +80,7 @@ def test_every_record_is_fetched_exactly_once(osv_server: MockOsvServer) -> None
 
 
 def test_online_equals_offline_on_the_same_records(osv_server: MockOsvServer) -> None:
-    offline = load_database(MAL_DIR) + load_database(GHSA_DIR)
+    offline = load_database(mal_dir()) + load_database(ghsa_dir())
     probes = {"0.0.0", "0.0.1", "1.0.0", "1.1.6", "4.4.2", "5.6.1", "99.0.0", "1.0.0-rc.1"}
     packages = []
     for advisory in offline:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osv_fixtures import GHSA_DIR, MAL_DIR, real_record_files, real_records, record
+from osv_fixtures import ghsa_dir, mal_dir, real_record_files, real_records, record
 
 from scorer.errors import InputError
 from scorer.osv import Advisory, load_database, merge_database
@@ -62,11 +62,11 @@ def test_empty_list_is_a_valid_empty_database(tmp_path: Path) -> None:
 
 
 def test_openssf_directory_tree() -> None:
-    loaded = load_database(MAL_DIR)
-    assert len(loaded) == len(list(MAL_DIR.rglob("*.json"))) == 81
+    loaded = load_database(mal_dir())
+    assert len(loaded) == len(list(mal_dir().rglob("*.json"))) == 81
     withdrawn = [a for a in loaded if a.is_withdrawn]
     assert len(withdrawn) == 8 and "MAL-2026-4377" in ids(withdrawn)
-    assert len(load_database(GHSA_DIR)) == 20
+    assert len(load_database(ghsa_dir())) == 20
 
 
 def test_all_zip(tmp_path: Path) -> None:
@@ -246,14 +246,14 @@ def test_merge_keeps_withdrawn_records(tmp_path: Path) -> None:
 
 def test_merge_is_idempotent_and_does_not_rewrite_unchanged(tmp_path: Path) -> None:
     target = tmp_path / "db.json"
-    merge_database(target, load_database(MAL_DIR))
+    merge_database(target, load_database(mal_dir()))
     before = target.read_bytes()
     stamp = target.stat().st_mtime_ns
-    counts = merge_database(target, load_database(MAL_DIR))
+    counts = merge_database(target, load_database(mal_dir()))
     assert (counts.added, counts.updated, counts.unchanged) == (0, 0, 81)
     assert target.read_bytes() == before and target.stat().st_mtime_ns == stamp
     assert dump_database(load_database(target)).encode() == before
-    assert load_database(target) == load_database(MAL_DIR)
+    assert load_database(target) == load_database(mal_dir())
 
 
 def test_merge_refuses_to_overwrite_a_malformed_database(tmp_path: Path) -> None:

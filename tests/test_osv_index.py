@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osv_fixtures import GHSA_DIR, KNOWN_BAD, KNOWN_CLEAN, MAL_DIR, pkg, real_records, record
+from osv_fixtures import KNOWN_BAD, KNOWN_CLEAN, ghsa_dir, mal_dir, pkg, real_records, record
 
 import scorer.osv.index as index_module
 import scorer.osv.layouts as layouts
@@ -26,7 +26,7 @@ PACKAGES = [pkg(n, v) for n, v in [*KNOWN_BAD, *KNOWN_CLEAN, ("event-stream", "3
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     path = tmp_path / "db" / "compromised_packages.json"
-    merge_database(path, load_database(MAL_DIR) + load_database(GHSA_DIR))
+    merge_database(path, load_database(mal_dir()) + load_database(ghsa_dir()))
     return path
 
 
@@ -35,7 +35,7 @@ def ids(findings: list[tuple[Advisory, ...]]) -> list[list[str]]:
 
 
 def expected() -> list[list[str]]:
-    return ids(match(PACKAGES, load_database(MAL_DIR) + load_database(GHSA_DIR)))
+    return ids(match(PACKAGES, load_database(mal_dir()) + load_database(ghsa_dir())))
 
 
 def no_build(*args: object, **kwargs: object) -> None:
@@ -53,8 +53,8 @@ def layouts_of(tmp_path: Path) -> dict[str, Path]:
     wrapped = tmp_path / "wrapped.json"
     wrapped.write_text(json.dumps({"schema": {"v": [1, 2]}, "vulns": raws, "after": "x"}))
     tree = tmp_path / "tree"
-    shutil.copytree(MAL_DIR, tree / "mal")
-    shutil.copytree(GHSA_DIR, tree / "ghsa")
+    shutil.copytree(mal_dir(), tree / "mal")
+    shutil.copytree(ghsa_dir(), tree / "ghsa")
     archive = tmp_path / "all.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for raw in raws:
@@ -124,7 +124,7 @@ def test_a_merged_database_is_reindexed(database: Path, tmp_path: Path) -> None:
 def test_a_changed_tree_is_reindexed(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     tree = tmp_path / "tree"
-    shutil.copytree(MAL_DIR, tree)
+    shutil.copytree(mal_dir(), tree)
     assert match([pkg("chalk", "5.6.0")], open_database(tree, cache_dir=cache)) == [()]
     # Edited in place (same directory entries): only the file's own stat tells.
     (victim,) = tree.rglob("MAL-2025-46969.json")
@@ -351,7 +351,7 @@ def test_the_find_and_python_walks_list_the_same_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tree = tmp_path / "tree"
-    shutil.copytree(MAL_DIR, tree / "osv")
+    shutil.copytree(mal_dir(), tree / "osv")
     (tree / ".git").mkdir()
     (tree / ".git" / "MAL-0.json").write_text("{}")  # hidden: not part of the database
     (tree / "osv" / ".draft.json").write_text("{}")

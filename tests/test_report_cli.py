@@ -6,7 +6,7 @@ offline against a frozen `--snapshot` of constructed registry documents and insi
 
 The constructed inputs are described in tests/report_cases.py: at 1.3.0 `constructed-tor-no-2fa`
 scores 100, `constructed-tor` 60, `constructed-no-2fa` 45, `constructed-publisher-changed` 17,
-`constructed-quiet` 0, and chalk 5.6.1 is a malicious match in tests/fixtures/osv.
+`constructed-quiet` 0, and chalk 5.6.1 is a malicious match in the real records of the shared data.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osv_fixtures import record
+from osv_fixtures import database_tree, record
 from report_cases import (
     FILE_DEP,
     GIT_DEP,
     MALICIOUS,
     MALICIOUS_ID,
     NOW,
-    OSV_DB,
     ROOT,
     SCORES,
     VERSION,
@@ -84,7 +83,7 @@ def report(
         "--snapshot",
         str(snapshot),
         "--db",
-        str(OSV_DB),
+        str(database_tree()),
         "--now",
         NOW,
         "--format",
@@ -402,7 +401,7 @@ def test_policy_table_through_run_report(case: Case, tmp_path: Path, snapshot: P
     result = run_report(
         ReportOptions(
             lockfile=lock,
-            db=OSV_DB,
+            db=database_tree(),
             offline=True,
             snapshot=snapshot,
             now=datetime(2026, 11, 30, 12, tzinfo=UTC),
@@ -478,7 +477,9 @@ def test_invalid_thresholds_through_run_report_are_config_errors(tmp_path: Path)
     lock = project(tmp_path)
     for options in ({"risk_warn": 80.0, "risk_error": 70.0}, {"risk_error": 100.5}):
         with pytest.raises(ConfigError):
-            run_report(ReportOptions(lockfile=lock, db=OSV_DB, **options), env={}, home=tmp_path)
+            run_report(
+                ReportOptions(lockfile=lock, db=database_tree(), **options), env={}, home=tmp_path
+            )
 
 
 # --- 2. suppressions of risk flags --------------------------------------------------------------
@@ -561,7 +562,7 @@ def test_expired_suppression_does_not_silence_and_is_reported(
     ]
     assert doc["unused_suppressions"] == []
     text = provscore(
-        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(OSV_DB),
+        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(database_tree()),
         "--now", NOW, cwd=tmp_path,
     )  # fmt: skip
     assert text.returncode == 1
@@ -679,7 +680,7 @@ def test_diff_text_names_the_replaced_version(tmp_path: Path, snapshot: Path) ->
     for fmt in ("text", "markdown"):
         result = provscore(
             "report", str(new), "--diff", str(old), "--offline", "--snapshot", str(snapshot),
-            "--db", str(OSV_DB), "--now", NOW, "--format", fmt, cwd=tmp_path,
+            "--db", str(database_tree()), "--now", NOW, "--format", fmt, cwd=tmp_path,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert "constructed-tor@1.3.0 (was 1.2.3)" in result.stdout, result.stdout
@@ -752,7 +753,7 @@ def test_whole_lockfile_lists_non_registry_packages_as_not_scored(
 def test_invalid_now_is_exit_2(value: str, tmp_path: Path, snapshot: Path) -> None:
     result = provscore(
         "report", str(project(tmp_path)), "--offline", "--snapshot", str(snapshot),
-        "--db", str(OSV_DB), "--now", value, cwd=tmp_path,
+        "--db", str(database_tree()), "--now", value, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
@@ -762,13 +763,13 @@ def test_invalid_now_is_exit_2(value: str, tmp_path: Path, snapshot: Path) -> No
 def test_now_without_a_zone_is_utc_and_moves_the_cooldown(tmp_path: Path, snapshot: Path) -> None:
     lock = project(tmp_path)
     result = provscore(
-        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(OSV_DB),
+        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(database_tree()),
         "--now", "2026-11-30T12:00:00", "--format", "json", cwd=tmp_path,
     )  # fmt: skip
     assert json.loads(result.stdout)["now"] == "2026-11-30T12:00:00+00:00"
     # Two days after 1.3.0 was published (2022-04-07) it is inside the 7-day cooldown.
     young = provscore(
-        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(OSV_DB),
+        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(database_tree()),
         "--now", "2022-04-09T00:00:00Z", "--format", "json", cwd=tmp_path,
     )  # fmt: skip
     quiet = by_name(json.loads(young.stdout))["constructed-quiet@1.3.0"]
@@ -780,8 +781,8 @@ def test_output_writes_the_file_and_nothing_to_stdout(tmp_path: Path, snapshot: 
     out = tmp_path / "reports" / "risk.json"
     out.parent.mkdir()
     out.write_text("previous report\n")
-    args = ["report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(OSV_DB),
-            "--now", NOW, "--format", "json"]  # fmt: skip
+    args = ["report", str(lock), "--offline", "--snapshot", str(snapshot),
+            "--db", str(database_tree()), "--now", NOW, "--format", "json"]  # fmt: skip
     result = provscore(*args, "--output", str(out), cwd=tmp_path)
     assert result.returncode == 1, result.stderr  # the malicious chalk
     assert result.stdout == ""
@@ -796,7 +797,7 @@ def test_output_is_left_untouched_when_the_run_fails(tmp_path: Path, snapshot: P
     out.write_text("previous report\n")
     result = provscore(
         "report", str(project(tmp_path)), "--offline", "--snapshot", str(snapshot),
-        "--db", str(OSV_DB), "--risk-policy", "loud", "--output", str(out), cwd=tmp_path,
+        "--db", str(database_tree()), "--risk-policy", "loud", "--output", str(out), cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 2
     assert out.read_text() == "previous report\n"
@@ -808,8 +809,8 @@ def test_without_a_lockfile_argument_the_one_in_the_cwd_is_used(
 ) -> None:
     lock = project(tmp_path / "app")
     result = provscore(
-        "report", "--offline", "--snapshot", str(snapshot), "--db", str(OSV_DB), "--now", NOW,
-        "--format", "json", cwd=lock.parent,
+        "report", "--offline", "--snapshot", str(snapshot), "--db", str(database_tree()),
+        "--now", NOW, "--format", "json", cwd=lock.parent,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     assert "using package-lock.json" in result.stderr
@@ -846,10 +847,12 @@ def _imported(*args: str, cwd: Path) -> set[str]:
 
 def test_audit_imports_no_pandas_and_report_no_sklearn(tmp_path: Path, snapshot: Path) -> None:
     lock = project(tmp_path)
-    audit = _imported("audit", str(lock), "--db", str(OSV_DB), "--format", "json", cwd=tmp_path)
+    audit = _imported(
+        "audit", str(lock), "--db", str(database_tree()), "--format", "json", cwd=tmp_path
+    )
     assert "pandas" not in audit and "sklearn" not in audit
     report_modules = _imported(
-        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(OSV_DB),
+        "report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(database_tree()),
         "--now", NOW, "--format", "json", cwd=tmp_path,
     )  # fmt: skip
     assert "pandas" in report_modules  # the feature frame: proves the run got that far
@@ -861,7 +864,7 @@ def test_output_that_cannot_be_written_is_exit_2_naming_it(tmp_path: Path, snaps
     target.mkdir()
     result = provscore(
         "report", str(project(tmp_path)), "--offline", "--snapshot", str(snapshot),
-        "--db", str(OSV_DB), "--now", NOW, "--output", str(target), cwd=tmp_path,
+        "--db", str(database_tree()), "--now", NOW, "--output", str(target), cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -875,14 +878,14 @@ def test_offline_with_a_missing_snapshot_directory_is_exit_2(tmp_path: Path) -> 
     missing = tmp_path / "frozn"
     lock = project(tmp_path)
     result = provscore(
-        "report", str(lock), "--offline", "--snapshot", str(missing), "--db", str(OSV_DB),
+        "report", str(lock), "--offline", "--snapshot", str(missing), "--db", str(database_tree()),
         "--now", NOW, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert f"provscore: error: {missing}" in result.stderr and result.stdout == ""
     (tmp_path / "provscore.toml").write_text(f'offline = true\nsnapshot = "{missing.name}"\n')
     from_config = provscore(
-        "report", str(lock), "--db", str(OSV_DB), "--now", NOW, cwd=tmp_path
+        "report", str(lock), "--db", str(database_tree()), "--now", NOW, cwd=tmp_path
     )  # fmt: skip
     assert from_config.returncode == 2, from_config.stderr
     assert str(missing) in from_config.stderr
@@ -957,7 +960,15 @@ def test_risk_policy_off_still_counts_the_versions_over_the_thresholds(
     lock = write_lock(
         tmp_path / "p", [("constructed-tor", VERSION), ("constructed-quiet", VERSION)]
     )
-    args = ["report", str(lock), "--offline", "--snapshot", str(snapshot), "--db", str(OSV_DB)]
+    args = [
+        "report",
+        str(lock),
+        "--offline",
+        "--snapshot",
+        str(snapshot),
+        "--db",
+        str(database_tree()),
+    ]
     args += ["--now", NOW, "--risk-policy", "off"]
     doc = json.loads(provscore(*args, "--format", "json", cwd=tmp_path).stdout)
     assert doc["counts"]["warning"] == doc["counts"]["error"] == 0

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from osv_fixtures import database_tree
 from report_cases import (
     NOW,
-    OSV_DB,
     ROOT,
     VERSION,
     by_name,
@@ -129,7 +129,7 @@ def lock(tmp_path: Path) -> Path:
 
 def report(lock: Path, *args: str) -> tuple[int, dict[str, Any] | None, str]:
     result = provscore(
-        "report", str(lock), "--db", str(OSV_DB), "--now", NOW, "--format", "json", *args,
+        "report", str(lock), "--db", str(database_tree()), "--now", NOW, "--format", "json", *args,
         cwd=lock.parent, home=lock.parent.parent / "home",
     )  # fmt: skip
     return (
@@ -268,7 +268,7 @@ def test_registry_answering_500_leaves_facts_unknown_and_strict_is_exit_3(
         assert (source["answered"], source["failed"]) == (0, 5)
         assert source["requests"] > 5  # 5xx is retried before giving up
         strict = provscore(
-            "report", str(lock), "--db", str(OSV_DB), "--now", NOW, "--registry", registry,
+            "report", str(lock), "--db", str(database_tree()), "--now", NOW, "--registry", registry,
             "--strict", cwd=lock.parent, home=tmp_path / "home",
         )  # fmt: skip
     assert strict.returncode == 3, strict.stderr
@@ -303,7 +303,7 @@ def test_registry_that_hangs_times_out_into_unknown_facts(
     )
     now = datetime(2026, 11, 30, 12, tzinfo=UTC)
     with registry_process(tmp_path, hang=True) as registry:
-        options = ReportOptions(lockfile=lock, db=OSV_DB, registry=registry, now=now)
+        options = ReportOptions(lockfile=lock, db=database_tree(), registry=registry, now=now)
         result = run_report(options, env={}, home=tmp_path / "home")
         assert result.exit_code == 0
         for entry in result.packages:
@@ -311,7 +311,9 @@ def test_registry_that_hangs_times_out_into_unknown_facts(
             assert "timed out" in entry.row.unknown["install_script_added"]
         with pytest.raises(SourceUnreachable, match=f"registry {registry}.*timed out"):
             run_report(
-                ReportOptions(lockfile=lock, db=OSV_DB, registry=registry, now=now, strict=True),
+                ReportOptions(
+                    lockfile=lock, db=database_tree(), registry=registry, now=now, strict=True
+                ),
                 env={},
                 home=tmp_path / "home",
             )
@@ -332,7 +334,7 @@ def test_insights_endpoint_down_leaves_tor_and_2fa_unknown_and_strict_is_exit_3(
         source = _sources(doc)["insights"]
         assert (source["location"], source["answered"], source["failed"]) == (insights, 0, 5)
         strict = provscore(
-            "report", str(lock), "--db", str(OSV_DB), "--now", NOW, "--registry", registry,
+            "report", str(lock), "--db", str(database_tree()), "--now", NOW, "--registry", registry,
             "--insights-url", insights, "--strict", cwd=lock.parent, home=tmp_path / "home",
         )  # fmt: skip
     assert strict.returncode == 3, strict.stderr

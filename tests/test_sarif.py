@@ -12,10 +12,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from osv_fixtures import KNOWN_BAD
+from osv_fixtures import KNOWN_BAD, database_tree
 
 ROOT = Path(__file__).resolve().parents[1]
-DB = ROOT / "tests" / "fixtures" / "osv"
 TOOLS = Path(os.environ.get("PROVSCORE_SARIF_TOOLS", ROOT / ".cache" / "sarif-multitool"))
 FETCH = "bash .ci/fetch-sarif-tools (it runs `npm pack @microsoft/sarif-multitool-linux`)"
 
@@ -27,7 +26,17 @@ def sarif_for(tmp: Path, pairs: list[tuple[str, str]], cwd: Path) -> dict[str, o
     path = tmp / "package-lock.json"
     path.write_text(json.dumps(lock, indent=2))
     result = subprocess.run(
-        [sys.executable, "-m", "scorer", "audit", str(path), "--db", str(DB), "--format", "sarif"],
+        [
+            sys.executable,
+            "-m",
+            "scorer",
+            "audit",
+            str(path),
+            "--db",
+            str(database_tree()),
+            "--format",
+            "sarif",
+        ],
         cwd=cwd,
         text=True,
         capture_output=True,

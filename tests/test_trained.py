@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from risk_fixtures import SHARED
 
 from scorer.errors import InputError
 from scorer.features import FEATURE_NAMES, FeatureRow, feature_frame, package_history
@@ -53,14 +53,13 @@ def row(values: dict[str, float]) -> FeatureRow:
 # -- training data -------------------------------------------------------------------------------
 
 
-def test_training_data_is_up_to_date_and_hashed() -> None:
-    if not (SHARED / "packuments").is_dir():
-        pytest.skip(f"{SHARED} not found: the shared real data is not beside this checkout")
+def test_training_data_is_up_to_date_and_hashed(shared_data_dir: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(DATA / "build_training.py"), "--check"],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "PROVSCORE_SHARED_DATA": str(shared_data_dir)},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = json.loads((DATA / "MANIFEST.json").read_text(encoding="utf-8"))

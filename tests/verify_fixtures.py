@@ -11,13 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
+import shared_data
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,18 +24,10 @@ from cryptography.x509.oid import NameOID
 
 from scorer.provenance import IN_TOTO, pae
 
-SHARED = Path(
-    os.environ.get("PROVSCORE_SHARED_DATA")
-    or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-SIGNATURES = SHARED / "npm-signatures"
-
 
 def real_signatures_dir() -> Path:
-    """The real npm signing data, or a skip saying where it was looked for."""
-    if not (SIGNATURES / "keys.json").is_file():
-        pytest.skip(f"real npm signing data not found at {SIGNATURES} (set PROVSCORE_SHARED_DATA)")
-    return SIGNATURES
+    """The real npm signing data in the shared data (tests/shared_data.py: a skip where absent)."""
+    return shared_data.require(shared_data.NPM_SIGNATURES, "keys.json").parent
 
 
 def sri(data: bytes) -> str:
