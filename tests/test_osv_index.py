@@ -500,5 +500,5 @@ def test_deeply_nested_json_is_an_input_error(tmp_path: Path) -> None:
         f'"versions": {nested}}}]}}]'
     )
     (tmp_path / "deep.json").write_text(text)
-    with pytest.raises(InputError, match=r"deep\.json: record #1: MAL-1: nested too deeply"):
+    with pytest.raises(InputError, match=r"deep\.json: JSON nested too deeply"):
         open_database(tmp_path / "deep.json", use_cache=False)

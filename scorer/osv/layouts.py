@@ -506,6 +506,32 @@ def _line_records(
         raise NotMergeFormat
 
 
+MAX_NESTING = 512  # OSV records nest about 6 deep; ijson's prefixes cost O(depth^2) memory
+
+
+def _refuse_deep_nesting(where: Path, fd: int) -> None:
+    """Refuse a document whose brackets nest deeper than MAX_NESTING before ijson reads it:
+    ijson keeps a prefix string per level, so 50,000 levels cost gigabytes (measured: 12 GB).
+    Brackets are counted without telling strings apart, so a string holding hundreds of
+    unbalanced brackets is refused too: an input error, never a silent pass."""
+    import numpy
+
+    depth, offset, chunk = 0, 0, 8 * 1024 * 1024
+    weights = numpy.zeros(256, dtype=numpy.int8)
+    weights[[ord("["), ord("{")]] = 1
+    weights[[ord("]"), ord("}")]] = -1
+    while True:
+        data = os.pread(fd, chunk, offset)
+        if not data:
+            return
+        steps = weights[numpy.frombuffer(data, dtype=numpy.uint8)].astype(numpy.int64)
+        levels = numpy.cumsum(steps) + depth
+        if len(levels) and int(levels.max()) > MAX_NESTING:
+            raise InputError(where, f"JSON nested too deeply (more than {MAX_NESTING} levels)")
+        depth = int(levels[-1]) if len(levels) else depth
+        offset += len(data)
+
+
 def _json_records(where: Path, fd: int) -> Iterator[tuple[Any, Locator, None]]:
     """The records of any JSON database file, streamed by ijson: an array, an object holding
     them under `vulns` or `advisories` (after or before other keys), or one record. Each
@@ -515,6 +541,7 @@ def _json_records(where: Path, fd: int) -> Iterator[tuple[Any, Locator, None]]:
     reads): integers, and Decimal for the others, which `plain_numbers` makes floats."""
     import ijson  # here: 20 ms of start-up that a merge-format file, a tree or a zip never need
 
+    _refuse_deep_nesting(where, fd)
     source = _PositionalFile(fd, where, budget=MAX_RECORD_BYTES + 2 * _JSON_CHUNK)
     started = False
     try:
