@@ -29,7 +29,7 @@ from typing import Any
 from scorer.atomic import write_atomic
 from scorer.errors import InputError
 from scorer.osv.advisories import Advisory, RecordError
-from scorer.osv.layouts import open_regular, read_member, zip_members
+from scorer.osv.layouts import open_regular, read_member, records_of, zip_members
 
 # A JSON database read whole (to merge into it, or by `load_database`).
 MAX_DATABASE_BYTES = 4 * 1024**3
@@ -53,26 +53,6 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _records_of(document: Any) -> list[Any]:
-    """The records in one decoded JSON document, or ValueError naming the wrong shape."""
-    if isinstance(document, list):
-        return document
-    if isinstance(document, dict):
-        for key in _CONTAINER_KEYS:
-            if key in document:
-                records = document[key]
-                if not isinstance(records, list):
-                    raise ValueError(f'"{key}" is not a list of OSV records')
-                return records
-        if any(key in document for key in _RECORD_KEYS):
-            return [document]
-        raise ValueError(
-            'expected OSV records: an array, {"vulns": [...]}, '
-            '{"advisories": [...]} or one record with an "id"'
-        )
-    raise ValueError("expected a JSON array or object of OSV records")
-
-
 def _parse(data: bytes, where: Path, member: str | None = None) -> list[Advisory]:
     prefix = f"{member}: " if member else ""
     try:
@@ -81,10 +61,7 @@ def _parse(data: bytes, where: Path, member: str | None = None) -> list[Advisory
         raise InputError(where, f"{prefix}not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise InputError(where, f"{prefix}invalid JSON: {exc.msg}", line=exc.lineno) from None
-    try:
-        records = _records_of(document)
-    except ValueError as exc:
-        raise InputError(where, f"{prefix}{exc}") from None
+    records = records_of(document, where, member)
     advisories = []
     for position, record in enumerate(records):
         try:

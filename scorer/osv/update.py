@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from scorer.atomic import write_atomic
+from scorer.atomic import fsync_directory, write_atomic
 from scorer.errors import InputError, SourceUnreachable
 from scorer.npmrc import checked_url
 from scorer.osv import DEFAULT_ARCHIVE_URL
@@ -242,7 +242,7 @@ def update_database(
                 return UpdateResult(database, url, False, info, known.size)
             header = _verify_and_index(temp, url, database, index_path)
             os.replace(temp, database)
-            _fsync_directory(database.parent)
+            fsync_directory(database.parent)
             identity = _identity(database)
             assert identity is not None
             stamp_index(header, database, identity)
@@ -268,14 +268,6 @@ def _replace_source(known: Source, database: Path, *, checked: str) -> None:
     from dataclasses import replace
 
     replace(known, checked=checked).write(database)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _verify_and_index(temp: Path, url: str, database: Path, index_path: Path) -> Path:

@@ -63,6 +63,14 @@ def sarif_log(rules: Mapping[str, dict[str, Any]], results: list[dict[str, Any]]
     return json.dumps(doc, indent=2) + "\n"
 
 
+def physical_location(path: Path, text: str, name: str, paths: Sequence[str]) -> dict[str, Any]:
+    """A result's location: the lockfile, at the package's entry line where the format has one."""
+    location: dict[str, Any] = {"artifactLocation": {"uri": uri(path)}}
+    if (line := lockfile_line(text, name, paths)) is not None:
+        location["region"] = {"startLine": line}
+    return location
+
+
 def uri(path: Path) -> str:
     """The lockfile as an RFC 3986 URI reference: relative to the working directory when it is
     inside it, else a file URI; percent-encoded either way (a space in a path made the SARIF
@@ -103,14 +111,7 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
                 "properties": {"aliases": list(f.ids[1:]), "tags": ["security", "malware"]},
             },
         )
-        region = (
-            {"startLine": line}
-            if (line := lockfile_line(text, f.package.name, f.package.paths))
-            else None
-        )
-        location: dict[str, Any] = {"artifactLocation": {"uri": uri(path)}}
-        if region:
-            location["region"] = region
+        location = physical_location(path, text, f.package.name, f.package.paths)
         message = f"{f.subject} is a known malicious release ({', '.join(f.ids)})"
         if f.summary:
             message += f": {f.summary}"
@@ -132,9 +133,7 @@ def render_sarif(report: AuditReport, *, pretty: bool = True) -> str:
         )
     for f in report.collisions:
         rules.setdefault(COLLISION_RULE["id"], COLLISION_RULE)
-        location = {"artifactLocation": {"uri": uri(path)}}
-        if line := lockfile_line(text, f.package.name, f.package.paths):
-            location["region"] = {"startLine": line}
+        location = physical_location(path, text, f.package.name, f.package.paths)
         results.append(
             {
                 "ruleId": COLLISION_RULE["id"],
@@ -271,9 +270,7 @@ def risk_sarif(doc: Mapping[str, Any]) -> str:
     for pkg in doc["packages"]:
         if not pkg["malicious"] and not pkg.get("verification") and pkg["level"] == "none":
             continue
-        location: dict[str, Any] = {"artifactLocation": {"uri": uri(path)}}
-        if (line := lockfile_line(text, pkg["name"], pkg["paths"])) is not None:
-            location["region"] = {"startLine": line}
+        location = physical_location(path, text, pkg["name"], pkg["paths"])
         spec = f"{pkg['name']}@{pkg['version']}"
         found: list[tuple[str, str, str]] = []  # (rule id, message, level)
         for incident in (pkg["malicious"] or {}).get("incidents", []):
@@ -385,9 +382,7 @@ def verify_sarif(doc: Mapping[str, Any]) -> str:
     for level, pkg, check, what in verify_findings(doc):
         rule = COLLISION_RULE if check == "collision" else _check_rule(check)
         rules.setdefault(rule["id"], rule)
-        location: dict[str, Any] = {"artifactLocation": {"uri": uri(path)}}
-        if (line := lockfile_line(text, pkg["name"], pkg["paths"])) is not None:
-            location["region"] = {"startLine": line}
+        location = physical_location(path, text, pkg["name"], pkg["paths"])
         results.append(
             {
                 "ruleId": rule["id"],
