@@ -101,7 +101,7 @@ class HistoryCache:
             return self._db
         self._opened = True
         try:
-            self._db = self._open()
+            self._db = self._open_waiting()
         except sqlite3.DatabaseError as exc:
             if not self._damaged(exc):
                 self.warn(f"history cache {self.path} unusable ({exc}); fetching without it")
@@ -114,6 +114,19 @@ class HistoryCache:
         except OSError as exc:
             self.warn(f"history cache {self.path} unusable ({exc}); fetching without it")
         return self._db
+
+    def _open_waiting(self) -> sqlite3.Connection:
+        """`_open`, retried while another process holds the lock: switching a new file to WAL
+        answers "database is locked" at once, without waiting for the busy timeout, when
+        several runs create the cache together (seen: one of four concurrent writers)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
