@@ -21,6 +21,7 @@ import hashlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -33,8 +34,9 @@ if TYPE_CHECKING:
     from scorer.model import LinearModel, TreeModel
 
 DEFAULT_WEIGHTS = Path(__file__).with_name("weights.toml")
-# The shipped model lives in the source tree's models/ beside its card.
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "provscore-trained.json"
+# The shipped model lives in the source tree's models/ beside its card, installed as the package
+# `scorer.models` (pyproject.toml), so the import system finds it in a checkout and in a wheel.
+DEFAULT_MODEL = Path(str(resources.files("scorer.models").joinpath("provscore-trained.json")))
 DEFAULT_RISK_WARN = 40.0
 DEFAULT_RISK_ERROR = 70.0
 MAX_SCORE = 100.0
@@ -153,7 +155,7 @@ class TrainedScorer:
                 path,
                 "no such model file"
                 + (
-                    " (the shipped model lives in the source tree's models/; pass --model FILE)"
+                    " (the shipped model is missing from this installation; pass --model FILE)"
                     if path == DEFAULT_MODEL
                     else ""
                 ),
