@@ -446,6 +446,8 @@ def report(
         progress=_progress("fetching registry documents"),
     )
     _lockfile_warnings(result.lockfile)
+    if result.diff is not None:
+        _lockfile_warnings(result.diff.old)
     lap = stopwatch(timings)
     if output is not None:
         from scorer.atomic import write_atomic

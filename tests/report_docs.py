@@ -88,6 +88,7 @@ def report_doc(
         "tool": {"name": "provscore", "version": "0.test"},
         "lockfile": lockfile,
         "format": "package-lock@3",
+        "lockfile_warnings": [],
         "now": "2026-11-30T12:00:00+00:00",
         "diff": diff,
         "scorer": {"kind": "weighted", "name": "weights.toml", "sha256": "ab" * 32},
@@ -263,6 +264,7 @@ def sample_doc() -> dict[str, Any]:
         diff={
             "old_lockfile": "old/package-lock.json",
             "old_format": "package-lock@3",
+            "old_lockfile_warnings": [],
             "added": 1,
             "changed": 1,
             "unchanged": 80,

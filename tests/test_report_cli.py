@@ -687,6 +687,26 @@ def test_diff_text_names_the_replaced_version(tmp_path: Path, snapshot: Path) ->
         assert "1 changed" in result.stdout
 
 
+@pytest.mark.parametrize("degraded", ["old", "new"])
+def test_diff_reports_what_each_lockfile_read_in_a_degraded_way(
+    tmp_path: Path, snapshot: Path, degraded: str
+) -> None:
+    unversioned = ROOT / "tests" / "fixtures" / "lockfiles" / "edge" / "npm3-unversioned"
+    plain = write_lock(tmp_path / "plain", [("constructed-tor", VERSION)])
+    old, new = (unversioned / "package-lock.json", plain)[:: 1 if degraded == "old" else -1]
+    result = provscore(
+        "report", str(new), "--diff", str(old), "--offline", "--snapshot", str(snapshot),
+        "--db", str(database_tree()), "--now", NOW, "--format", "json", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr
+    warned = f"provscore: warning: {unversioned / 'package-lock.json'}: node_modules/gitdep"
+    assert warned in result.stderr, result.stderr
+    doc = json.loads(result.stdout)
+    on_old, on_new = doc["diff"]["old_lockfile_warnings"], doc["lockfile_warnings"]
+    assert (len(on_old), len(on_new)) == ((1, 0) if degraded == "old" else (0, 1))
+    assert (on_old or on_new)[0].startswith("node_modules/gitdep: no version recorded")
+
+
 def test_diff_scores_the_changed_versions_and_lists_non_registry_ones_as_not_scored(
     tmp_path: Path, snapshot: Path
 ) -> None:

@@ -212,6 +212,7 @@ def risk_report_json(
         diff = {
             "old_lockfile": str(report.diff.old.path),
             "old_format": report.diff.old.format,
+            "old_lockfile_warnings": list(report.diff.old.warnings),
             "added": kinds["added"],
             "changed": kinds["changed"],
             "unchanged": report.diff.unchanged,
@@ -222,6 +223,7 @@ def risk_report_json(
         "tool": {"name": "provscore", "version": __version__},
         "lockfile": str(report.lockfile.path),
         "format": report.lockfile.format,
+        "lockfile_warnings": list(report.lockfile.warnings),
         "now": report.now.isoformat(),
         "diff": diff,
         "scorer": {
