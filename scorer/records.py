@@ -374,6 +374,9 @@ class VerifiedPackage:
     collisions: tuple[Finding, ...] = ()  # malicious advisories naming this private package
     collision_level: Level = Level.NONE
     provenance_change: ProvenanceChange | None = None
+    # The suppression that silenced this version's findings (its `level` is then NONE; the
+    # results keep the levels the policy gave them, so what was silenced stays visible).
+    suppressed: Suppression | None = None
 
     def result(self, check: Check) -> CheckResult | None:
         return next((r for r in self.results if r.check is check), None)
@@ -395,3 +398,4 @@ class VerifyReport:
     not_checked: tuple[LockedPackage, ...] = ()
     keys: tuple[str, ...] = ()  # the registry key ids used, and where they came from
     offline: bool = False
+    expired_suppressions: tuple[Suppression, ...] = ()

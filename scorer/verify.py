@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from scorer.records import (
     VerifyReport,
 )
 from scorer.signatures import KeySet, check_integrity, check_signature, parse_keys, parse_time
+from scorer.suppressions import Suppression, split_suppressed
 
 if TYPE_CHECKING:
     import httpx
@@ -159,9 +161,11 @@ def run_verify(
     registry_transport: httpx.BaseTransport | None = None,
     sigstore_verify: SigstoreVerify | None = None,
     timings: MutableMapping[str, float] | None = None,
+    today: date | None = None,
 ) -> VerifyReport:
     """Verify every locked registry version of `options.lockfile`. `sigstore_verify` replaces
-    the sigstore library's verdict (tests); `timings` collects seconds per stage and check."""
+    the sigstore library's verdict (tests); `timings` collects seconds per stage and check;
+    `today` decides which suppressions have expired (default: today in UTC)."""
     env = os.environ if env is None else env
     home = home or Path.home()
     clock = time.perf_counter
@@ -267,6 +271,7 @@ def run_verify(
                 change,
             )
         )
+    checked, expired = _suppress(checked, config, today or datetime.now(UTC).date())
     stats = client.stats
     sources = (
         SourceInfo(
@@ -299,7 +304,30 @@ def run_verify(
         not_checked=tuple(p for p in lock.packages if p.source not in CHECKED),
         keys=key_lines,
         offline=offline,
+        expired_suppressions=expired,
     )
+
+
+def _suppress(
+    checked: list[VerifiedPackage], config: Config, today: date
+) -> tuple[list[VerifiedPackage], tuple[Suppression, ...]]:
+    """Silence the findings of versions a live suppression names (`name@version`, or an
+    advisory id of a name collision), as `audit` does. Suppressions that match no finding here
+    are not reported as unused: most are written for `audit`'s findings and would be noise."""
+    flagged = [v for v in checked if v.level is not Level.NONE]
+    matched, _, expired = split_suppressed(
+        [
+            (f"{v.package.name}@{v.package.version}", tuple(i for f in v.collisions for i in f.ids))
+            for v in flagged
+        ],
+        config.suppressions,
+        today,
+    )
+    by = {id(v): s for v, s in zip(flagged, matched, strict=True) if s is not None}
+    out = [
+        replace(v, level=Level.NONE, suppressed=by[id(v)]) if id(v) in by else v for v in checked
+    ]
+    return out, tuple(expired)
 
 
 def _no_sigstore(bundle: Mapping[str, Any]) -> Any:  # pragma: no cover - never reached

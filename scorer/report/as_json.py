@@ -375,6 +375,7 @@ def verify_report_json(report: VerifyReport) -> dict[str, Any]:
             "warning": levels[Level.WARNING],
             "none": levels[Level.NONE],
             "collisions": sum(len(p.collisions) for p in report.packages),
+            "suppressed": sum(1 for p in report.packages if p.suppressed is not None),
             "checks": per_check,
         },
         "packages": [
@@ -388,6 +389,7 @@ def verify_report_json(report: VerifyReport) -> dict[str, Any]:
                 "level": p.level.value,
                 "checks": {r.check.value: check_json(r) for r in p.results},
                 "collisions": [collision_json(f, p.collision_level.value) for f in p.collisions],
+                "suppressed": None if p.suppressed is None else suppression_json(p.suppressed),
                 "provenance_change": None
                 if p.provenance_change is None
                 else {
@@ -402,6 +404,7 @@ def verify_report_json(report: VerifyReport) -> dict[str, Any]:
             {"package": p.name, "version": p.version, "source": p.source.value}
             for p in report.not_checked
         ],
+        "expired_suppressions": [suppression_json(s) for s in report.expired_suppressions],
     }
 
 

@@ -244,7 +244,8 @@ def verify_markdown(doc: Mapping[str, Any]) -> str:
         verdict,
         "",
         f"{md(doc['lockfile'])} ({md(doc['format'])}): {counts['checked']} registry versions "
-        f"verified against {code(doc['registry']['url'])}.",
+        f"verified against {code(doc['registry']['url'])}"
+        + (f"; {counts['suppressed']} suppressed." if counts["suppressed"] else "."),
     ]
     if rows:
         out += ["", "| level | package | check | finding |", "|---|---|---|---|"]

@@ -302,9 +302,11 @@ def render_verify_text(report: VerifyReport, *, pretty: bool = True) -> str:
 
 def verify_findings(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], str, str]]:
     """(level, package, check, what) for every check result with a level, worst first, then
-    by package; name collisions as check `collision`."""
+    by package; name collisions as check `collision`. A suppressed version has no findings."""
     rows = []
     for pkg in doc["packages"]:
+        if pkg["suppressed"] is not None:
+            continue
         for check, result in pkg["checks"].items():
             if result["level"] != "none":
                 what = result["detail"] or result["why"] or ""
@@ -318,6 +320,10 @@ def verify_findings(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]
                 rows.append((hit["level"], pkg, "collision", what))
     order = {"error": 0, "warning": 1}
     return sorted(rows, key=lambda r: (order[r[0]], r[1]["name"], r[1]["version"], r[2]))
+
+
+def _suppressed_note(counts: Mapping[str, Any]) -> str:
+    return f" ({counts['suppressed']} suppressed)" if counts["suppressed"] else ""
 
 
 def verify_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 200) -> str:
@@ -341,6 +347,13 @@ def verify_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 200) -
             )
         if len(rows) > limit:
             lines.append(f"... {len(rows) - limit} more (see --format json)")
+    for pkg in doc["packages"]:
+        if pkg["suppressed"] is not None:
+            why = pkg["suppressed"]["reason"]
+            lines.append(safe(f"suppressed  {pkg['name']}@{pkg['version']}  ({why})"))
+    for s in doc["expired_suppressions"]:
+        target = s["id"] or s["package"]
+        lines.append(safe(f"warning: expired suppression of {target} ({s['reason']})"))
     for check, by in counts["checks"].items():
         lines.append(
             f"{check:10} {by['verified']} verified, {by['failed']} failed, "
@@ -363,8 +376,8 @@ def verify_text(doc: Mapping[str, Any], *, width: int = 120, limit: int = 200) -
     elif errors or warnings:
         lines.append(
             f"{errors} versions at error, {warnings} at warning (policy {policy['value']}, "
-            f"from {safe(policy['origin'])})"
+            f"from {safe(policy['origin'])})" + _suppressed_note(counts)
         )
     else:
-        lines.append("no verification findings")
+        lines.append("no verification findings" + _suppressed_note(counts))
     return "\n".join(line.rstrip() for line in lines) + "\n"
