@@ -60,7 +60,7 @@ def test_the_wheel_holds_every_package_and_the_data_the_commands_read(wheel: Pat
         "scorer/weights.toml",
         "scorer/insights/schema.graphql",
         *(f"scorer/report/templates/{t}" for t in templates),
-        *(f"scorer/models/{p.name}" for p in (ROOT / "models").iterdir() if p.suffix != ".py"),
+        *(f"scorer/models/{p.name}" for p in (ROOT / "models").glob("*.*") if p.suffix != ".py"),
     }
     assert "scorer/models/provscore-trained.json" in needed
     assert needed <= names, sorted(needed - names)
