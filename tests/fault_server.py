@@ -358,7 +358,15 @@ class FaultServer:
         elif path.startswith("/registry/"):
             options = [[], {"versions": []}, {"name": 1, "versions": {"1.0.0": "x"}}, "doc"]
         else:
-            options = [[], {"data": []}, {"data": {"p0": "package"}}, {"errors": "no"}, "x"]
+            options = [
+                [],
+                {"data": []},
+                {"data": {"p0": "package"}},
+                {"data": None},
+                {"errors": "no"},
+                {"errors": []},
+                "x",
+            ]
         return self._pick(options)
 
 
