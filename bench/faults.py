@@ -8,14 +8,16 @@ and runs one command in a fresh `python -m scorer`:
 and insights (sometimes `--osv`, sometimes `--strict`), each server picked the ways a user can
 pick it (option, environment, .npmrc, provscore.toml, the lockfile's resolved URLs). Some units
 are bursts of writers started together on the shared database; some runs are SIGKILLed mid-run.
-A watchdog kills a run that outlives its --timeout plus GRACE seconds: a hang.
+A watchdog stops a run that outlives its --timeout plus GRACE seconds, a hang: SIGABRT first, so
+that faulthandler prints where each of its threads was, then SIGKILL.
 
 Checked per run, against exactly the faults its server injected:
 - crash: a traceback on stderr, or death by a signal nobody sent;
 - wrong exit: 0/1 only when every needed answer was good in the end (the last answer on every
   OSV path the run asked; under --strict every registry and insights answer too), with the
   findings the data implies and the exit code they imply; 3 only when a fault was injected on
-  a source the command must fail closed on, naming it; anything else is wrong;
+  a source the command must fail closed on, naming it (or the deadline that the faults spent);
+  anything else is wrong;
 - wrong answer: a finding or a fact that differs from the fault-free baseline, a fact missing
   without being reported unknown, or a fact kept from an answer that was never good;
 - a private database written although the run failed, or missing what a successful run merged.
@@ -35,7 +37,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import signal
 import subprocess
@@ -356,6 +357,8 @@ class Outcome:
     faults: Counter[str]
     private: Path | None = None  # the private database written, if any
     private_before: bytes | None = None
+    cpu: float = 0.0  # the run's user + system CPU seconds
+    rss_mb: float = 0.0  # its peak resident memory
 
 
 @dataclass(frozen=True)
@@ -394,6 +397,7 @@ def _child_env(home: Path) -> dict[str, str]:
         "XDG_CACHE_HOME": str(home / ".cache"),
         "PYTHONPATH": str(ROOT),
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONFAULTHANDLER": "1",  # a hung run's stacks, when the watchdog sends SIGABRT
     }
 
 
@@ -493,25 +497,23 @@ def run_unit(unit: list[RunSpec], campaign: Campaign) -> list[Outcome]:
         killed = threading.Event()
 
         def kill(proc: subprocess.Popen[bytes] = proc, killed: threading.Event = killed) -> None:
-            if proc.poll() is None:
+            # Reaping is the wait loop's (os.wait4): a run that ended just before is not
+            # counted as killed, since its exit status is its own.
+            if proc.returncode is None:
                 killed.set()
-                proc.send_signal(signal.SIGKILL)
+                os.kill(proc.pid, signal.SIGKILL)  # Popen.send_signal would reap it first
 
         timer = None
         if spec.kill_after is not None:
             timer = threading.Timer(spec.kill_after, kill)
             timer.start()
         started.append((spec, server, proc, begin, timer, killed, run_dir, private, before))
+    ends = _wait_all([(item[2], item[3], item[0].timeout + GRACE) for item in started])
     outcomes = []
-    for spec, server, proc, begin, timer, killed, run_dir, private, before in started:
-        hung = False
-        try:
-            proc.wait(timeout=max(0.0, begin + spec.timeout + GRACE - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            hung = True
-            proc.kill()
-            proc.wait()
-        end = time.monotonic()
+    for (spec, server, proc, begin, timer, killed, run_dir, private, before), done in zip(
+        started, ends, strict=True
+    ):
+        end, cpu, rss_mb, hung = done
         if timer is not None:
             timer.cancel()
         server.stop()
@@ -520,6 +522,8 @@ def run_unit(unit: list[RunSpec], campaign: Campaign) -> list[Outcome]:
             "args": proc.args,
             "exit": proc.returncode,
             "seconds": round(end - begin, 2),
+            "cpu_seconds": round(cpu, 2),
+            "peak_rss_mb": round(rss_mb),
             "served": [[s.method, s.path, s.fault] for s in server.served],
         }
         (run_dir / "run.json").write_text(json.dumps(post_mortem, indent=1, default=str))
@@ -532,8 +536,10 @@ def run_unit(unit: list[RunSpec], campaign: Campaign) -> list[Outcome]:
                 seconds=end - begin,
                 started=begin,
                 ended=end,
-                killed=killed.is_set() and not hung,
+                killed=killed.is_set() and proc.returncode == -signal.SIGKILL and not hung,
                 hung=hung,
+                cpu=cpu,
+                rss_mb=rss_mb,
                 served=list(server.served),
                 faults=Counter(server.faults_by_kind()),
                 private=private,
@@ -541,6 +547,35 @@ def run_unit(unit: list[RunSpec], campaign: Campaign) -> list[Outcome]:
             )
         )
     return outcomes
+
+
+def _wait_all(
+    runs: list[tuple[subprocess.Popen[bytes], float, float]],
+) -> list[tuple[float, float, float, bool]]:
+    """Wait for every (process, start, limit) at once, so that each run's end is its own;
+    per run: (end, CPU seconds, peak RSS in MB, hung). A run past its limit is a hang: it is
+    sent SIGABRT first, so that faulthandler (PYTHONFAULTHANDLER) prints where every thread
+    was, and SIGKILL 3 s later. Only this loop reaps the processes (os.wait4, for their CPU
+    time), so signals go through os.kill: Popen's own methods would reap them too."""
+    results: dict[int, tuple[float, float, float, bool]] = {}
+    aborted: dict[int, float] = {}
+    while len(results) < len(runs):
+        for i, (proc, begin, limit) in enumerate(runs):
+            if i in results:
+                continue
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            now = time.monotonic()
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                cpu = usage.ru_utime + usage.ru_stime
+                results[i] = (now, cpu, usage.ru_maxrss / 1024, i in aborted)
+            elif i not in aborted and now > begin + limit:
+                aborted[i] = now
+                os.kill(proc.pid, signal.SIGABRT)
+            elif i in aborted and now > aborted[i] + 3:
+                os.kill(proc.pid, signal.SIGKILL)
+        time.sleep(0.02)
+    return [results[i] for i in range(len(runs))]
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -575,7 +610,12 @@ def check_run(outcome: Outcome, campaign: Campaign) -> list[Problem]:
         problems.append(Problem(category, spec.index, detail))
 
     if outcome.hung:
-        problem("hang", f"still running {spec.timeout + GRACE:g} s after it started")
+        stacks = " | ".join(line.strip() for line in err.splitlines() if 'File "' in line)
+        problem(
+            "hang",
+            f"still running {spec.timeout + GRACE:g} s after it started, {outcome.cpu:.1f} s"
+            f" of CPU; stacks: {stacks[-1500:]}",
+        )
         return problems
     if "Traceback (most recent call last)" in err:
         problem("crash", "traceback: " + err.strip().splitlines()[-1][:300])
@@ -976,15 +1016,20 @@ def run_campaign(
     outcomes: list[Outcome] = []
     done = 0
     with ThreadPoolExecutor(jobs) as pool:
-        for unit_outcomes in pool.map(lambda u: run_unit(u, campaign), units):
-            for outcome in unit_outcomes:
-                outcomes.append(outcome)
-                done += 1
-                figures.problems += check_run(outcome, campaign)
-            if done % 50 < len(unit_outcomes) and echo is not None:
-                echo(
-                    f"  {done}/{sum(len(u) for u in units)} runs, {len(figures.problems)} problems"
-                )
+        futures = [pool.submit(run_unit, unit, campaign) for unit in units]
+        try:
+            for future in futures:
+                unit_outcomes = future.result()
+                for outcome in unit_outcomes:
+                    outcomes.append(outcome)
+                    done += 1
+                    figures.problems += check_run(outcome, campaign)
+                if done % 50 < len(unit_outcomes) and echo is not None:
+                    total = sum(len(u) for u in units)
+                    echo(f"  {done}/{total} runs, {len(figures.problems)} problems")
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a broken campaign stops now, not in 500 runs
+            raise
     merged: dict[str, str] = {}  # id -> newest modified a successful writer merged
     served: dict[str, list[Mapping[str, Any]]] = {}  # id -> every copy a writer was sent
     writers = []
@@ -1018,7 +1063,7 @@ def run_campaign(
     figures.merged = len(merged)
     figures.database = check_database(campaign.shared_db, data.initial, served, merged)
     figures.wall = time.monotonic() - started
-    figures.peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    figures.peak_rss_mb = max((o.rss_mb for o in outcomes), default=0.0)
     return figures
 
 
@@ -1064,8 +1109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--timeout", type=float, default=6.0, help="each run's --timeout")
-    parser.add_argument("--jobs", type=int, default=3, help="units run at once")
+    # The deadline also covers the report's local work (reading the database, GraphQL
+    # validation): on two busy cores a run starved of CPU can spend a short one without any
+    # fault, and fail closed correctly but for no reason the campaign can check.
+    parser.add_argument("--timeout", type=float, default=10.0, help="each run's --timeout")
+    parser.add_argument("--jobs", type=int, default=2, help="units run at once")
     parser.add_argument("--only", type=int, help="replay one run of this seed")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--workdir", type=Path, help="keep the run directories here")

@@ -426,7 +426,7 @@ SEED, RUNS = 6, 16
 
 
 def test_a_small_seeded_campaign_comes_out_clean(tmp_path: Path) -> None:
-    units = campaign.plan_runs(SEED, RUNS, 4.0, DATA)
+    units = campaign.plan_runs(SEED, RUNS, 8.0, DATA)
     specs = [s for u in units for s in u]
     # The seed was chosen so that this small campaign has every ingredient.
     assert {s.command for s in specs} == set(campaign.COMMANDS)
@@ -435,7 +435,7 @@ def test_a_small_seeded_campaign_comes_out_clean(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "faults.py"), "--runs", str(RUNS),
-         "--seed", str(SEED), "--timeout", "4", "--json", str(out)],
+         "--seed", str(SEED), "--timeout", "8", "--jobs", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
