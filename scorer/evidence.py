@@ -144,6 +144,12 @@ def gather_evidence(
             ),
         )
 
+    if strict and unreachable:
+        # The run fails anyway: asking insights now would only spend what is left of the
+        # deadline and then blame the endpoint that was never given time.
+        from scorer.errors import SourceUnreachable
+
+        raise SourceUnreachable("; ".join(_first(unreachable)))
     answers, insights_missing, insights_source = _insights(
         keys, config, env, insights_url, offline, snapshot_dir, strict, deadline
     )
@@ -154,8 +160,7 @@ def gather_evidence(
         answers,
         insights_missing,
         (registry_source, insights_source),
-        tuple(unreachable[:3])
-        + ((f"and {len(unreachable) - 3} more",) if len(unreachable) > 3 else ()),
+        _first(unreachable),
     )
 
 

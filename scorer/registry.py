@@ -310,11 +310,11 @@ class RegistryClient:
                 return HistoryResult(name, registry, entry.history, "revalidated")
             if response.status_code != 200:
                 return None
-            document = _json_object(response.content)
-            if document is None:
+            document = _document(response.content, name)
+            if isinstance(document, str):
                 from scorer.retry import Retry
 
-                return Retry("registry sent a truncated or malformed document")
+                return Retry(document)
             self.stats.full_downloads += 1
             history = package_history(document)
             etag = response.headers.get("etag")
@@ -585,11 +585,11 @@ class RegistryClient:
                 return FetchResult(name, registry, cached["document"], "revalidated")
             if status != 200:
                 return None
-            document = _json_object(response.content)
-            if document is None:
+            document = _document(response.content, name)
+            if isinstance(document, str):
                 from scorer.retry import Retry
 
-                return Retry("registry sent a truncated or malformed document")
+                return Retry(document)
             self.stats.full_downloads += 1
             entry = {
                 "url": url,
@@ -627,16 +627,26 @@ def decode_json(body: bytes) -> Any:
     return json.loads(body)
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
+def _document(body: bytes, name: str) -> dict[str, Any] | str:
+    """The package document of `name` in `body`, or what is wrong with it: not a JSON object
+    with a `versions` object (truncated, malformed), or a document that is not `name`'s. A
+    registry, proxy or cache that mixed answers up must not lend one package the history of
+    another: its facts would be wrong rather than unknown."""
     try:
         document = decode_json(body)
     except ValueError:
-        return None
-    return (
-        document
-        if isinstance(document, dict) and isinstance(document.get("versions"), dict)
-        else None
-    )
+        document = None
+    if not isinstance(document, dict) or not isinstance(document.get("versions"), dict):
+        return "registry sent a truncated or malformed document"
+    said = document.get("name")
+    if said != name:
+        other = (
+            f"the document of {said[:80]!r}"
+            if isinstance(said, str)
+            else "a document that names no package"
+        )
+        return f"registry sent {other} when asked for {name!r}"
+    return document
 
 
 def _h2_available() -> bool:

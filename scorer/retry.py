@@ -170,12 +170,12 @@ async def retrying(
         else:
             remaining = deadline.remaining()
             if remaining <= 0:
-                return GaveUp(deadline.passed(), number)
+                return GaveUp(_late(deadline, problem, number), number)
             try:
                 async with asyncio.timeout(remaining):
                     outcome = await attempt()
             except TimeoutError:
-                return GaveUp(deadline.passed(), number + 1)
+                return GaveUp(_late(deadline, problem, number), number + 1)
         if isinstance(outcome, Stop):
             return GaveUp(outcome.problem, number + 1)
         if not isinstance(outcome, Retry):
@@ -193,6 +193,13 @@ async def retrying(
                 on_retry(wait)
             await sleep(wait)
     return GaveUp(problem, policy.attempts)
+
+
+def _late(deadline: Deadline, problem: str, failed: int) -> str:
+    """The deadline's message and, when attempts failed before it, what the last one ran into:
+    a server that reset every connection until time ran out is named for the resets."""
+    passed = deadline.passed()
+    return passed if failed == 0 or passed in problem else f"{passed}; before that: {problem}"
 
 
 class UnusableBody(httpx.TransportError):

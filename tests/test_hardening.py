@@ -3,11 +3,13 @@ against the CLI or the function that failed, so that it stays fixed. Offline and
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,16 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_server_threads_left() -> Iterator[None]:
+    """Every server this module starts (the stalling ones, the insights mock) is stopped and
+    its threads joined by the end of the module: none may outlive it, daemon or not."""
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert left == [], f"threads left running: {[t.name for t in left]}"
 
 
 def run_cli(
@@ -346,11 +358,11 @@ def test_insights_server_refuses_thousands_of_operations_before_validating(
 class _Stall:
     """A local HTTP server that misbehaves on every connection: `silent` reads the request and
     never answers, `drip` sends headers and then one body byte a second, `retry_after` answers
-    429 asking for a day's wait."""
+    429 asking for a day's wait. A context manager: leaving it stops the server, wakes every
+    connection and joins every thread it started."""
 
     def __init__(self, kind: str) -> None:
         import socket
-        import threading
 
         self.kind = kind
         self.sock = socket.socket()
@@ -358,17 +370,31 @@ class _Stall:
         self.sock.listen(64)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._lock = threading.Lock()
+        self._connections: list[Any] = []
+        self._threads = [threading.Thread(target=self._accept, name="stall-accept")]
+        self._threads[0].start()
+
+    def __enter__(self) -> _Stall:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _accept(self) -> None:
-        import threading
-
         while not self.stopped.is_set():
             try:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            thread = threading.Thread(target=self._serve, args=(conn,), name="stall-connection")
+            with self._lock:
+                if self.stopped.is_set():
+                    conn.close()
+                    return
+                self._connections.append(conn)
+                self._threads.append(thread)
+            thread.start()
 
     def _serve(self, conn: Any) -> None:
         import time
@@ -396,16 +422,28 @@ class _Stall:
                 pass
 
     def close(self) -> None:
+        import socket
+
         self.stopped.set()
+        # shutdown() wakes a thread blocked in accept() or recv(); close() alone does not.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        with self._lock:
+            connections, threads = list(self._connections), list(self._threads)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(timeout=10)
+            assert not thread.is_alive(), f"{thread.name} did not stop"
 
 
 @pytest.mark.parametrize("kind", ["silent", "drip", "retry_after"])
 def test_audit_osv_fails_closed_at_the_deadline(tmp_path: Path, kind: str) -> None:
     import time
 
-    server = _Stall(kind)
-    try:
+    with _Stall(kind) as server:
         lock = lockfile(
             tmp_path, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}}
         )
@@ -414,8 +452,6 @@ def test_audit_osv_fails_closed_at_the_deadline(tmp_path: Path, kind: str) -> No
             "audit", str(lock), "--osv", "--osv-url", server.url, "--timeout", "2", cwd=tmp_path
         )
         took = time.monotonic() - started
-    finally:
-        server.close()
     assert done.returncode == 3, done.stderr
     assert "deadline" in done.stderr and "/v1/querybatch" in done.stderr
     assert took < 2 + 5
@@ -424,8 +460,7 @@ def test_audit_osv_fails_closed_at_the_deadline(tmp_path: Path, kind: str) -> No
 def test_the_timeout_comes_from_env_then_config_and_must_be_positive(tmp_path: Path) -> None:
     import time
 
-    server = _Stall("silent")
-    try:
+    with _Stall("silent") as server:
         lock = lockfile(
             tmp_path, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}}
         )
@@ -444,8 +479,6 @@ def test_the_timeout_comes_from_env_then_config_and_must_be_positive(tmp_path: P
         )
         assert done.returncode == 3 and "1 s deadline" in done.stderr
         assert time.monotonic() - started < 2.5 + 2 * 5
-    finally:
-        server.close()
     (tmp_path / "provscore.toml").write_text("timeout = 0\n")
     done = run_cli("audit", str(lock), "--osv", "--osv-url", "http://127.0.0.1:9", cwd=tmp_path)
     assert done.returncode == 2 and "above 0" in done.stderr
@@ -455,8 +488,7 @@ def test_the_timeout_comes_from_env_then_config_and_must_be_positive(tmp_path: P
 def test_report_registry_work_ends_at_the_deadline(tmp_path: Path, strict: bool) -> None:
     import time
 
-    server = _Stall("drip")
-    try:
+    with _Stall("drip") as server:
         lock = lockfile(
             tmp_path, {"chalk": {"version": "5.6.1", "resolved": tarball("chalk", "5.6.1")}}
         )
@@ -467,8 +499,6 @@ def test_report_registry_work_ends_at_the_deadline(tmp_path: Path, strict: bool)
         args += ["--timeout", "2", "--format", "json"] + (["--strict"] if strict else [])
         done = run_cli(*args, cwd=tmp_path)
         took = time.monotonic() - started
-    finally:
-        server.close()
     assert took < 2 + 5, done.stderr
     assert "deadline" in done.stderr + done.stdout
     assert done.returncode == (3 if strict else 0), done.stderr

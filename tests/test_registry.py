@@ -131,7 +131,8 @@ def test_auth_failures_and_redirects_are_not_retried() -> None:
 
 
 def test_token_goes_only_to_its_host_and_scopes_use_their_registry() -> None:
-    with registry_server(docs()) as main, registry_server({"@corp/lib": real("abbrev")}) as corp:
+    corp_lib = {**real("abbrev"), "name": "@corp/lib"}  # a document names its own package
+    with registry_server(docs()) as main, registry_server({"@corp/lib": corp_lib}) as corp:
         corp_host = corp.url.removeprefix("http:").rstrip("/")
         npmrc = Npmrc(tokens={corp_host + "/": "corp-token"})
         chosen = RegistrySelection(main.url, "--registry", True, {"@corp": (corp.url, ".npmrc")})

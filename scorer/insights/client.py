@@ -316,9 +316,14 @@ class InsightsClient:
             self.stats.requests += 1
             try:
                 result = await session.execute(request, get_execution_result=True)
-                return self._answers(keys, result.data, [])
+                data, errors = result.data, None
             except TransportQueryError as exc:  # per-alias or whole-document GraphQL errors
-                return self._answers(keys, exc.data, exc.errors or [])
+                data, errors = exc.data, exc.errors
+            except AssertionError:
+                # gql asserts, rather than raising a transport error, on an answer holding
+                # neither data nor errors (`{"data": null}`, `{"errors": []}`): a traceback
+                # and exit 1 before this was caught. Judged below like any answer.
+                data, errors = None, None
             except TransportError as exc:
                 cause = exc.__cause__
                 if isinstance(cause, _FatalStatus):
@@ -330,6 +335,10 @@ class InsightsClient:
                 error = cause or exc
                 text = str(error).splitlines()[0][:200] if str(error) else "no detail given"
                 return Retry(f"insights endpoint gave an unusable answer: {text}")
+            problem = _wrong_shape(data, errors)
+            if problem is not None:
+                return Retry(f"insights endpoint sent an answer of the wrong shape: {problem}")
+            return self._answers(keys, data, errors or [])
 
         def count_retry(wait: float) -> None:
             self.stats.retries += 1
@@ -411,6 +420,31 @@ class InsightsClient:
                 value = None
             values[f] = value
         return InsightsAnswer(name, version, self.url, True, reasons=tuple(reasons), **values)
+
+
+def _wrong_shape(data: Any, errors: Any) -> str | None:
+    """What makes a GraphQL answer unusable as a whole, or None when it has the schema's shape.
+    Such an answer is retried like a 5xx and, when no attempt does better, is a failed batch
+    (exit 3 under --strict): read as data, `{"data": []}` or a string for a package would pass
+    as versions the service says nothing about. An error on one alias and a field of the wrong
+    type stay per version: unknown, with why."""
+    if errors is not None and not (
+        isinstance(errors, list) and all(isinstance(e, dict) for e in errors)
+    ):
+        return "errors is not a list of objects"
+    if data is None:
+        return None if errors else "it holds neither data nor errors"
+    if not isinstance(data, dict):
+        return "data is not an object"
+    for alias, package in data.items():
+        if package is None:
+            continue
+        if not isinstance(package, dict):
+            return f"{str(alias)[:20]} is not an object"
+        info = package.get("publicationInfo")
+        if info is not None and not isinstance(info, dict):
+            return f"{str(alias)[:20]}.publicationInfo is not an object"
+    return None
 
 
 def _request_class() -> Any:
