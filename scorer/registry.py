@@ -25,6 +25,7 @@ import hashlib
 import importlib.util
 import json
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -184,6 +185,7 @@ class RegistryClient:
             kwargs["http2"] = _h2_available()
         loop = asyncio.get_running_loop()
         gate = asyncio.Semaphore(self.concurrency)
+        large = threading.Lock()  # one answer past LARGE_BODY read at a time
         with (
             httpx.Client(**kwargs) as http,
             ThreadPoolExecutor(self.concurrency, thread_name_prefix="registry") as pool,
@@ -191,7 +193,10 @@ class RegistryClient:
 
             def get(url: str, headers: Mapping[str, str]) -> Awaitable[httpx.Response]:
                 return loop.run_in_executor(
-                    pool, partial(get_capped, http, url, headers, MAX_DOCUMENT_BYTES, self.deadline)
+                    pool,
+                    partial(
+                        get_capped, http, url, headers, MAX_DOCUMENT_BYTES, self.deadline, large
+                    ),
                 )
 
             done = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 import pytest
@@ -10,14 +11,19 @@ import pytest
 from scorer.errors import ConfigError
 from scorer.npmrc import checked_url
 from scorer.retry import (
+    LARGE_BODY,
+    Deadline,
     GaveUp,
     Jitter,
     Retry,
     RetryPolicy,
     Stop,
+    UnusableBody,
     backoff_delay,
+    get_capped,
     request_once,
     retrying,
+    send_capped,
 )
 
 
@@ -107,3 +113,43 @@ def test_checked_url(url: str, options: dict[str, bool], ok: bool) -> None:
     else:
         with pytest.raises(ConfigError, match=r"^OSV API URL .*use https"):
             checked_url(url, "OSV API URL", **options)
+
+
+# --- answers past LARGE_BODY are read one at a time ---------------------------------------------
+
+
+def _sized(size: int) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b" " * size)
+
+    return httpx.MockTransport(handler)
+
+
+def test_a_large_answer_waits_for_its_turn_and_a_small_one_does_not() -> None:
+    large = threading.Lock()
+    with httpx.Client(transport=_sized(LARGE_BODY + (4 << 20))) as big:
+        # Another thread is reading a large answer:
+        with large, pytest.raises(UnusableBody, match="deadline"):
+            get_capped(big, "http://h/big", {}, 1 << 30, Deadline.after(0.3), large)
+        assert len(get_capped(big, "http://h/big", {}, 1 << 30, Deadline.after(5), large).content)
+    assert not large.locked()  # released once read
+    with httpx.Client(transport=_sized(2 << 20)) as small, large:
+        assert len(get_capped(small, "http://h/s", {}, 1 << 30, Deadline.after(5), large).content)
+
+
+def test_the_async_reader_takes_the_same_turns() -> None:
+    async def main() -> None:
+        large = asyncio.Lock()
+        async with httpx.AsyncClient(transport=_sized(LARGE_BODY + (4 << 20))) as big:
+            request = big.build_request("GET", "http://h/big")
+            async with large:
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.3):
+                        await send_capped(big, request, 1 << 30, large)
+            assert len((await send_capped(big, request, 1 << 30, large)).content)
+            assert not large.locked()
+            with pytest.raises(UnusableBody, match="larger than"):
+                await send_capped(big, request, LARGE_BODY + (1 << 20), large)
+            assert not large.locked()  # released when the cap refuses the answer too
+
+    asyncio.run(main())

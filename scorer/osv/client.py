@@ -118,12 +118,14 @@ class OsvClient:
         self._requests = 0
         self._done = 0
         self._total = 0
+        self._large: asyncio.Lock | None = None  # made in `query`, inside its event loop
 
     async def query(self, packages: Sequence[LockedPackage]) -> OnlineResult:
         """Ask about every registry package (others cannot be looked up) and fetch the records."""
         keys = list(dict.fromkeys(p.key for p in packages if p.source is SourceKind.REGISTRY))
         self._requests = self._done = 0
         self._total = len(keys)
+        self._large = asyncio.Lock()  # one answer past LARGE_BODY read at a time
         limits = httpx.Limits(max_connections=self.batch_concurrency + self.fetch_concurrency)
         async with httpx.AsyncClient(
             transport=self._transport,
@@ -228,7 +230,10 @@ class OsvClient:
             self._requests += 1
             response = await request_once(
                 lambda: send_capped(
-                    client, client.build_request(method, url, json=payload), MAX_ANSWER_BYTES
+                    client,
+                    client.build_request(method, url, json=payload),
+                    MAX_ANSWER_BYTES,
+                    self._large,
                 ),
                 "server",
             )
