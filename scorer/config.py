@@ -125,7 +125,10 @@ def find_config(start: Path) -> Config:
             return _parse(shown(own), _load(own))
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
-            table = _load(pyproject).get("tool", {}).get("provscore")
+            tool = _load(pyproject).get("tool", {})
+            if not isinstance(tool, dict):  # `tool = "x"`: no tool could keep settings there
+                raise ConfigError(f"{shown(pyproject)}: tool is {_toml_type(tool)}, not a table")
+            table = tool.get("provscore")
             if table is not None:
                 return _parse(shown(pyproject), table, "[tool.provscore] ")
     return Config()
