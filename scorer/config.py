@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from scorer.errors import ConfigError, InputError
+from scorer.errors import ConfigError, InputError, parser_limit
 from scorer.suppressions import Suppression
 
 
@@ -139,6 +139,8 @@ def _load(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(path, f"unreadable TOML: {parser_limit(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read: {exc}") from None
 

@@ -505,7 +505,7 @@ class RegistryClient:
             return None
         try:
             entry = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None  # a damaged entry is a miss, refetched and rewritten
         return entry if isinstance(entry, dict) and isinstance(entry.get("body"), dict) else None
 
@@ -523,7 +523,7 @@ class RegistryClient:
             return None
         try:
             entry = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None  # a damaged cache entry is a miss, refetched and rewritten
         return (
             entry if isinstance(entry, dict) and isinstance(entry.get("document"), dict) else None
@@ -553,7 +553,7 @@ class RegistryClient:
                     body["document"],
                     "snapshot",
                 )
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 return FetchResult(
                     name, registry, None, "none", f"offline: {name} is not in the snapshot"
                 )
@@ -630,7 +630,7 @@ def decode_json(body: bytes) -> Any:
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         document = decode_json(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return (
         document

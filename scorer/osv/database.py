@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scorer.atomic import write_atomic
-from scorer.errors import InputError
+from scorer.errors import InputError, parser_limit
 from scorer.osv.advisories import Advisory, RecordError
 from scorer.osv.layouts import open_regular, read_member, records_of, zip_members
 
@@ -61,6 +61,8 @@ def _parse(data: bytes, where: Path, member: str | None = None) -> list[Advisory
         raise InputError(where, f"{prefix}not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise InputError(where, f"{prefix}invalid JSON: {exc.msg}", line=exc.lineno) from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(where, f"{prefix}unreadable JSON: {parser_limit(exc)}") from None
     records = records_of(document, where, member)
     advisories = []
     for position, record in enumerate(records):
@@ -124,7 +126,7 @@ def _parse_spans(data: bytes, spans: list[tuple[int, int]], path: Path) -> list[
     for line, (start, end) in enumerate(spans, start=2):
         try:
             record = json.loads(data[start:end])
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         try:
             advisories.append(Advisory.from_osv(record))

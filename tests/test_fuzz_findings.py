@@ -1,0 +1,200 @@
+"""Regression tests for what the fuzzers found (bench/fuzz.py with atheris, tests/test_fuzz.py
+with hypothesis): each minimized input inline, against the reader that crashed on it. Python's
+own guards (a RecursionError past the stack, the ValueError of an integer of more than 4,300
+digits) and one segmentation fault in ijson's C backend, in readers that only expected their
+format's syntax errors.
+Other findings are tested beside their readers (test_npmrc, test_origin, test_config,
+test_insights_client, test_osv_index)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from scorer.errors import InputError, SourceUnreachable
+
+ROOT = Path(__file__).resolve().parents[1]
+DEEP_JSON = "[" * 5000 + "]" * 5000
+DEEP_TOML = "x = " + "[" * 3000 + "]" * 3000 + "\n"
+HUGE = "9" * 5000
+
+
+def _load_database(path: Path) -> Any:
+    from scorer.osv.database import load_database
+
+    return load_database(path)
+
+
+def _insights_data(path: Path) -> Any:
+    from scorer.insights.data import load_records
+
+    return load_records(path)
+
+
+def _config(path: Path) -> Any:
+    from scorer.config import find_config
+
+    return find_config(path.parent)
+
+
+def _weights(path: Path) -> Any:
+    from scorer.scoring import load_scorer
+
+    return load_scorer("weighted", weights=path)
+
+
+def _model(path: Path) -> Any:
+    from scorer.scoring import load_scorer
+
+    return load_scorer("trained", model=path)
+
+
+def _pinned_keys(path: Path) -> Any:
+    from scorer.config import Config
+    from scorer.verify import _pinned_keys
+
+    return _pinned_keys(Config(path.parent / "provscore.toml", {"verify_keys": path.name}), "x")
+
+
+READERS: dict[str, tuple[str, Callable[[Path], Any]]] = {
+    "database": ("db.json", _load_database),  # the --write path reads the file whole
+    "insights data": ("records.json", _insights_data),
+    "provscore.toml": ("provscore.toml", _config),
+    "weights": ("weights.toml", _weights),
+    "model": ("model.json", _model),
+    "pinned keys": ("keys.json", _pinned_keys),
+}
+CASES = [
+    ("database", DEEP_JSON, "nested too deeply"),
+    ("database", f'[{{"id": "MAL-1", "x": {HUGE}}}]', "more than 4,300 digits"),
+    ("insights data", f'{{"records": {DEEP_JSON}}}', "nested too deeply"),
+    ("insights data", f'[{{"name": "a", "version": "1", "x": {HUGE}}}]', "more than 4,300 digits"),
+    ("provscore.toml", DEEP_TOML, "nested too deeply"),
+    ("provscore.toml", f"timeout = {HUGE}\n", "more than 4,300 digits"),
+    ("weights", DEEP_TOML, "nested too deeply"),
+    ("weights", f"version = {HUGE}\n", "more than 4,300 digits"),
+    ("model", DEEP_JSON, "nested too deeply"),
+    ("model", f'{{"format": {HUGE}}}', "more than 4,300 digits"),
+    ("pinned keys", DEEP_JSON, "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize(("reader", "content", "problem"), CASES)
+def test_python_parser_limits_are_input_errors_naming_the_file(
+    tmp_path: Path, reader: str, content: str, problem: str
+) -> None:
+    name, read = READERS[reader]
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError) as info:
+        read(path)
+    assert info.value.path.name == name and problem in info.value.problem
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        HUGE,
+        f'[{{"id": "MAL-1", "x": {HUGE}}}]',
+        f'{{"vulns": [{{"id": "MAL-1", "x": -{HUGE}}}]}}',
+        # Digits in a string are counted too: refused rather than read past the guard.
+        f'[{{"id": "MAL-1", "details": "{HUGE}"}}]',
+    ],
+)
+def test_a_database_number_ijson_cannot_convert_is_refused_before_it_segfaults(
+    tmp_path: Path, content: str
+) -> None:
+    # ijson's C backend crashed the process (SIGSEGV) on a 4,301-digit integer: audit --db died
+    # without a word. Run in a child, so that a regression fails this test, not the session.
+    path = tmp_path / "db.json"
+    path.write_text(content)
+    code = (
+        "from pathlib import Path\n"
+        "from scorer.errors import InputError\n"
+        "from scorer.osv.index import open_database\n"
+        "try:\n"
+        f"    open_database({str(path)!r}, cache_dir=Path({str(tmp_path / 'cache')!r}))\n"
+        "except InputError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{path}: holds a number with more than 4,300 digits" in done.stdout
+
+
+def test_a_deeply_nested_registry_answer_is_a_malformed_document() -> None:
+    from scorer.registry import _json_object
+
+    assert _json_object(DEEP_JSON.encode()) is None
+    assert _json_object(b'{"versions": {}}') == {"versions": {}}
+
+
+def test_a_deeply_nested_osv_answer_is_retried_then_fails_closed() -> None:
+    from scorer.osv.client import OsvClient
+    from scorer.records import LockedPackage, SourceKind
+    from scorer.retry import RetryPolicy
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/querybatch"):
+            return httpx.Response(200, json={"results": [{"vulns": [{"id": "MAL-1"}]}]})
+        return httpx.Response(200, content=DEEP_JSON.encode())
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
+    client = OsvClient(
+        "http://osv.example.invalid",
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=2),
+        sleep=no_sleep,
+    )
+    package = LockedPackage("chalk", "5.6.1", SourceKind.REGISTRY)
+    with pytest.raises(SourceUnreachable, match="malformed answer"):
+        asyncio.run(client.query([package]))
+
+
+def test_a_deeply_nested_history_cache_row_is_a_miss(tmp_path: Path) -> None:
+    import sqlite3
+
+    from scorer.histories import FILE_NAME, HistoryCache
+
+    cache = HistoryCache(tmp_path, warn=lambda _message: None)
+    assert cache.get_many([("r", "a")]) == {}  # creates the file
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:
+        db.execute(
+            "INSERT INTO histories VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ("r", "a", DEEP_JSON, None, None, 0.0, None),
+        )
+    assert cache.get_many([("r", "a")]) == {}
+    cache.close()
+
+
+def _offline_client(tmp_path: Path, **where: Path) -> Any:
+    from scorer.npmrc import RegistrySelection
+    from scorer.registry import RegistryClient
+
+    selection = RegistrySelection("https://registry.example.invalid/", "test", True)
+    return RegistryClient(selection, offline=True, **where)
+
+
+def test_a_deeply_nested_document_cache_entry_is_a_miss(tmp_path: Path) -> None:
+    import hashlib
+
+    key = hashlib.sha256(b"https://registry.example.invalid/").hexdigest()[:16]
+    (tmp_path / key).mkdir()
+    (tmp_path / key / "chalk.json").write_text(DEEP_JSON)
+    result = _offline_client(tmp_path, cache_dir=tmp_path).fetch_sync(["chalk"])["chalk"]
+    assert result.document is None and result.reason == "offline: chalk is not in the cache"
