@@ -2,13 +2,14 @@
 with hypothesis): each minimized input inline, against the reader that crashed on it. Python's
 own guards (a RecursionError past the stack, the ValueError of an integer of more than 4,300
 digits) and one segmentation fault in ijson's C backend, in readers that only expected their
-format's syntax errors.
+format's syntax errors; and frozen snapshots whose damage was a crash or read as "not there".
 Other findings are tested beside their readers (test_npmrc, test_origin, test_config,
 test_insights_client, test_osv_index)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -190,6 +191,29 @@ def _offline_client(tmp_path: Path, **where: Path) -> Any:
     return RegistryClient(selection, offline=True, **where)
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("null", "snapshot is not {"),
+        ('{"registry": "r", "document": "x"}', "snapshot is not {"),
+        ("{", "snapshot is not JSON"),
+        (DEEP_JSON, "snapshot is not JSON: nested too deeply"),
+    ],
+)
+def test_a_damaged_registry_snapshot_is_an_input_error(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    # `null` ended report --offline --snapshot with an AttributeError; the others were read as
+    # "chalk is not in the snapshot", which hid the damage.
+    (tmp_path / "chalk.json").write_text(content)
+    client = _offline_client(tmp_path, snapshot_dir=tmp_path)
+    with pytest.raises(InputError, match=problem) as info:
+        client.fetch_histories_sync(["chalk"])
+    assert info.value.path == tmp_path / "chalk.json"
+    absent = client.fetch_histories_sync(["debug"])["debug"]
+    assert absent.history is None and absent.reason == "offline: debug is not in the snapshot"
+
+
 def test_a_deeply_nested_document_cache_entry_is_a_miss(tmp_path: Path) -> None:
     import hashlib
 
@@ -198,3 +222,49 @@ def test_a_deeply_nested_document_cache_entry_is_a_miss(tmp_path: Path) -> None:
     (tmp_path / key / "chalk.json").write_text(DEEP_JSON)
     result = _offline_client(tmp_path, cache_dir=tmp_path).fetch_sync(["chalk"])["chalk"]
     assert result.document is None and result.reason == "offline: chalk is not in the cache"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (DEEP_JSON, "not JSON: nested too deeply"),
+        ("null", "not an object of versions"),
+        ('{"5.6.1": []}', "'5.6.1' is not an object"),
+        ('{"5.6.1": {"tor": "yes"}}', "tor is not bool or null"),
+        ('{"5.6.1": {"reasons": [["tor"]]}}', r"reasons are not \[field, why\] pairs"),
+    ],
+)
+def test_a_damaged_insights_snapshot_is_an_input_error(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    # Found by tests/test_fuzz.py: these were a RecursionError, a TypeError, or an answer whose
+    # `tor` was the string "yes" (read as true); invalid JSON was read as "not in the snapshot".
+    from scorer.gather import read_insights_snapshot
+
+    (tmp_path / "chalk.json").write_text(content)
+    with pytest.raises(InputError, match=problem) as info:
+        read_insights_snapshot(tmp_path, [("chalk", "5.6.1")])
+    assert info.value.path == tmp_path / "chalk.json"
+
+
+def test_an_insights_snapshot_round_trips_and_missing_entries_stay_missing(tmp_path: Path) -> None:
+    from scorer.gather import read_insights_snapshot, write_insights_snapshot
+    from scorer.insights.client import InsightsAnswer, unknown_answer
+
+    answers = {
+        ("chalk", "5.6.1"): InsightsAnswer(
+            "chalk",
+            "5.6.1",
+            "https://i.example.invalid",
+            True,
+            "qix",
+            "2025-09-08T13:00:00Z",
+            False,
+            True,
+        ),
+        ("chalk", "5.6.0"): unknown_answer("chalk", "5.6.0", None, "no endpoint"),
+    }
+    write_insights_snapshot(tmp_path, answers)
+    wanted = [("chalk", "5.6.1"), ("chalk", "5.6.0"), ("chalk", "1.0.0"), ("debug", "4.4.2")]
+    assert read_insights_snapshot(tmp_path, wanted) == answers
+    assert json.loads((tmp_path / "chalk.json").read_text())["5.6.1"]["tor"] is False
