@@ -106,7 +106,12 @@ class Config:
         value = self._value(key, Kind.PATH)
         if value is None:
             return None
-        path = Path(value).expanduser()
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError:  # "~name" of no user here, or "~" with no home directory
+            raise ConfigError(
+                f"{self.path}: {key} {value[:120]!r} starts with a ~ that names no home directory"
+            ) from None
         return path if self.path is None else self.path.parent / path
 
 

@@ -61,6 +61,14 @@ def test_a_pyproject_tool_that_is_not_a_table_is_a_config_error(tmp_path: Path, 
         find_config(tmp_path)
 
 
+@pytest.mark.parametrize("key", ["compromised_db", "cache_dir", "snapshot"])
+def test_a_path_whose_tilde_names_no_home_is_a_config_error(tmp_path: Path, key: str) -> None:
+    # Found by bench/fuzz.py: compromised_db = "~sv/dnvad/" raised RuntimeError from pathlib.
+    loaded = config(tmp_path, f'{key} = "~no-such-user-here/db.json"\n')
+    with pytest.raises(ConfigError, match=f"{key} '~no-such-user-here/db.json' starts with a ~"):
+        loaded.get_path(key)
+
+
 def test_asking_by_the_wrong_type_is_a_bug() -> None:
     with pytest.raises(KeyError):
         Config().get_number("risk_policy")
