@@ -205,7 +205,16 @@ def test_importing_the_client_does_not_import_gql() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"0", b'"data"', b'["data"]', b'{"errors": 5}', b'{"errors": {"0": 1}}', b'{"data": [1]}'],
+    [
+        b"0",
+        b'"data"',
+        b'["data"]',
+        b'{"errors": 5}',
+        b'{"errors": {"0": 1}}',
+        b'{"data": [1]}',
+        b'{"errors": [\n   ]\n}',  # gql asserted "data or errors" (AssertionError)
+        b'{"data": null}',
+    ],
 )
 def test_an_answer_that_is_not_a_graphql_response_leaves_facts_unknown(body: bytes) -> None:
     # Found by bench/fuzz.py: gql read these shapes with a TypeError / AttributeError that

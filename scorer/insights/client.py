@@ -418,9 +418,10 @@ class InsightsClient:
 
 def _graphql_answer(body: bytes) -> dict[str, Any]:
     """gql's decoder of an answer, stricter than its own: a GraphQL response is a JSON object
-    whose `errors`, when present, is a list and whose `data` is an object or null. gql checks
-    none of this and fails later with a TypeError (an answer of `0`, `"data"` or `{"errors": 5}`);
-    raising here makes it report a protocol error, which is retried, then unknown facts."""
+    whose `errors`, when present, is a list and whose `data` is an object or null, one of them
+    given. gql checks none of this and fails later with a TypeError or an AssertionError (an
+    answer of `0`, `"data"`, `{"errors": 5}` or `{"errors": []}`); raising here makes it report
+    a protocol error, which is retried, then unknown facts."""
     answer = json.loads(body)
     if not isinstance(answer, dict):
         raise ValueError("the answer is not a JSON object")
@@ -428,6 +429,8 @@ def _graphql_answer(body: bytes) -> dict[str, Any]:
         raise ValueError("its errors are not a list")
     if answer.get("data") is not None and not isinstance(answer["data"], dict):
         raise ValueError("its data is not an object")
+    if answer.get("data") is None and not answer.get("errors"):
+        raise ValueError("it holds neither data nor errors")
     return answer
 
 
