@@ -123,8 +123,9 @@ def _registry(name: str, version: str) -> LockedPackage:
 
 
 def _use_lockfile(packages: tuple[LockedPackage, ...]) -> None:
-    """What audit does next: match every registry version against records for its name (with
-    ranges, so every version string is parsed and compared), and infer the registry."""
+    """What audit and verify do next: match every registry version against records for its
+    name (with ranges, so every version string is parsed and compared), infer the registry,
+    and check where each `resolved` URL points."""
     from scorer.npmrc import lockfile_origin
     from scorer.osv.advisories import Advisory, match
 
@@ -137,7 +138,10 @@ def _use_lockfile(packages: tuple[LockedPackage, ...]) -> None:
                     {
                         "package": {"ecosystem": "npm", "name": name},
                         "ranges": [
-                            {"type": "SEMVER", "events": [{"introduced": "1.0.0"}, {"fixed": "2"}]}
+                            {
+                                "type": "SEMVER",
+                                "events": [{"introduced": "1.0.0"}, {"fixed": "2.0.0"}],
+                            }
                         ],
                         "versions": ["0.0.1-beta.1+build"],
                     }

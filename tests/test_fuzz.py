@@ -111,6 +111,7 @@ STRINGS = st.sampled_from(
         "https://[",
         "http://host:99999/",
         "${HOME}",
+        "~no-such-user/x",
         "@scope/",
         "2025-13-45T00:00:00Z",
         "9999-12-31T23:59:59Z",
