@@ -268,3 +268,41 @@ def test_an_insights_snapshot_round_trips_and_missing_entries_stay_missing(tmp_p
     wanted = [("chalk", "5.6.1"), ("chalk", "5.6.0"), ("chalk", "1.0.0"), ("debug", "4.4.2")]
     assert read_insights_snapshot(tmp_path, wanted) == answers
     assert json.loads((tmp_path / "chalk.json").read_text())["5.6.1"]["tor"] is False
+
+
+def test_a_record_with_a_lone_surrogate_is_merged_and_reads_back(tmp_path: Path) -> None:
+    # Found by tests/test_fuzz.py: "\ud800" is valid JSON that the json module reads, but
+    # --write failed to encode it as UTF-8 (UnicodeEncodeError traceback). It is written
+    # escaped now, and reads back the same.
+    from scorer.osv.database import load_database, merge_database
+    from scorer.osv.index import open_database
+
+    source = tmp_path / "in.json"
+    source.write_text(
+        '[{"id": "MAL-1", "modified": "\\ud800", "summary": "caf\u00e9 \\udfff",'
+        ' "affected": [{"package": {"ecosystem": "npm", "name": "a"}, "versions": ["1.0.0"]}]},'
+        ' {"id": "MAL-2", "summary": "caf\u00e9"}]',
+        encoding="utf-8",
+    )
+    records = load_database(source)
+    target = tmp_path / "db.json"
+    merge_database(target, records)
+    text = target.read_bytes().decode("utf-8")  # valid UTF-8
+    assert '"summary":"caf\\u00e9 \\udfff"' in text and '"summary":"caf\u00e9"' in text
+    again = load_database(target)
+    assert [a.raw for a in again] == [a.raw for a in records]
+    # The index streams plain JSON through ijson, whose C backend made a UnicodeDecodeError
+    # traceback of such an escape: now an input error naming the file (the whole-file
+    # readers above, and the merge-format line reader's fallback, judge the same text).
+    with pytest.raises(InputError, match="not Unicode text") as info:
+        open_database(target, cache_dir=tmp_path / "cache")
+    assert info.value.path == target
+
+
+def test_a_plain_database_with_a_lone_surrogate_escape_is_an_input_error(tmp_path: Path) -> None:
+    from scorer.osv.index import open_database
+
+    path = tmp_path / "db.json"
+    path.write_text('[{"id": "MAL-1", "summary": "\\udfff"}]')
+    with pytest.raises(InputError, match="not Unicode text"):
+        open_database(path, cache_dir=tmp_path / "cache")

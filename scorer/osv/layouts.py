@@ -578,6 +578,12 @@ def _json_records(where: Path, fd: int) -> Iterator[tuple[Any, Locator, None]]:
             records_of(first[2], where)  # raises: a scalar is no database
     except ijson.JSONError as exc:
         raise _syntax_error(where, fd, exc, started) from None
+    except UnicodeDecodeError:
+        # yajl turns a lone surrogate escape ("\\udfff": valid JSON, not Unicode text) into
+        # bytes that no UTF-8 decoder takes.
+        raise InputError(
+            where, "holds a \\u escape that is not Unicode text (a lone surrogate)"
+        ) from None
 
 
 def plain_numbers(value: Any) -> Any:
