@@ -306,3 +306,26 @@ def test_a_plain_database_with_a_lone_surrogate_escape_is_an_input_error(tmp_pat
     path.write_text('[{"id": "MAL-1", "summary": "\\udfff"}]')
     with pytest.raises(InputError, match="not Unicode text"):
         open_database(path, cache_dir=tmp_path / "cache")
+
+
+def test_an_event_value_that_is_a_list_or_object_is_a_record_error(tmp_path: Path) -> None:
+    # Found by tests/test_fuzz.py: {"introduced": []} made the compiled-range cache raise
+    # TypeError (unhashable type), a traceback from every OSV reader and the OSV API client.
+    from scorer.osv.advisories import Advisory, RecordError
+    from scorer.osv.database import load_database
+
+    def record(event: dict[str, Any]) -> dict[str, Any]:
+        ranges = [{"type": "SEMVER", "events": [{"introduced": "0"}, event]}]
+        affected = [{"package": {"ecosystem": "npm", "name": "a"}, "ranges": ranges}]
+        return {"id": "MAL-1", "affected": affected}
+
+    for bad in ({"introduced": []}, {"fixed": {"v": 1}}):
+        with pytest.raises(RecordError, match="is not a string"):
+            Advisory.from_osv(record(bad))
+        path = tmp_path / "db.json"
+        path.write_text(json.dumps([record(bad)]))
+        with pytest.raises(InputError, match="is not a string"):
+            load_database(path)
+    # An event kind the schema does not know carries no bound, whatever its value.
+    (affected,) = Advisory.from_osv(record({"x-vendor": ["1.0.0"]})).affected
+    assert affected.affects("9.9.9")
