@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from scorer.errors import ConfigError, InputError
+from scorer.errors import ConfigError, InputError, parser_limit
 from scorer.suppressions import Suppression
 
 
@@ -106,7 +106,12 @@ class Config:
         value = self._value(key, Kind.PATH)
         if value is None:
             return None
-        path = Path(value).expanduser()
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError:  # "~name" of no user here, or "~" with no home directory
+            raise ConfigError(
+                f"{self.path}: {key} {value[:120]!r} starts with a ~ that names no home directory"
+            ) from None
         return path if self.path is None else self.path.parent / path
 
 
@@ -125,7 +130,10 @@ def find_config(start: Path) -> Config:
             return _parse(shown(own), _load(own))
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
-            table = _load(pyproject).get("tool", {}).get("provscore")
+            tool = _load(pyproject).get("tool", {})
+            if not isinstance(tool, dict):  # `tool = "x"`: no tool could keep settings there
+                raise ConfigError(f"{shown(pyproject)}: tool is {_toml_type(tool)}, not a table")
+            table = tool.get("provscore")
             if table is not None:
                 return _parse(shown(pyproject), table, "[tool.provscore] ")
     return Config()
@@ -136,6 +144,8 @@ def _load(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(path, f"unreadable TOML: {parser_limit(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read: {exc}") from None
 

@@ -7,6 +7,7 @@ exit code the class carries, in one place (`scorer.cli`).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -50,3 +51,14 @@ class SourceUnreachable(ProvscoreError):
     """A required remote source could not be queried after retries: fail closed (exit 3)."""
 
     exit_code = 3
+
+
+def parser_limit(exc: RecursionError | ValueError) -> str:
+    """What Python's own guards refused while a parser read an input, in words for an
+    InputError: nesting deeper than the stack (RecursionError), or an integer of more digits
+    than Python converts (a ValueError; a denial-of-service guard). Else the error's message."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if "integer string conversion" in str(exc):
+        return f"holds a number with more than {sys.get_int_max_str_digits():,} digits"
+    return str(exc)

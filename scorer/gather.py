@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scorer.atomic import write_atomic
-from scorer.errors import ConfigError
+from scorer.errors import ConfigError, InputError, parser_limit
 from scorer.publication import Publication, merge
 from scorer.records import LockedPackage
 from scorer.registry import FetchResult, document_path
@@ -114,27 +114,67 @@ def write_insights_snapshot(
 def read_insights_snapshot(
     directory: Path, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], InsightsAnswer]:
+    """The answers a snapshot holds for `keys`. A package without a file, or a version without
+    an entry, is left out (unknown: not in the snapshot); a file that is not what
+    `write_insights_snapshot` writes is an InputError naming it, never a guess."""
     from scorer.insights.client import InsightsAnswer
 
     answers: dict[tuple[str, str], InsightsAnswer] = {}
+    files: dict[str, dict[str, Any] | None] = {}
     for name, version in keys:
         path = directory / f"{document_path(name)}.json"
-        try:
-            row = json.loads(path.read_text(encoding="utf-8"))[version]
-        except (OSError, ValueError, KeyError):
+        if name not in files:
+            files[name] = _snapshot_file(path)
+        row = (files[name] or {}).get(version)
+        if row is None:
             continue
-        answers[(name, version)] = InsightsAnswer(
-            name,
-            version,
-            row["endpoint"],
-            row["found"],
-            row["username"],
-            row["created"],
-            row["tor"],
-            row["tfa"],
-            tuple((f, why) for f, why in row["reasons"]),
-        )
+        fields = _snapshot_fields(path, version, row)
+        answers[(name, version)] = InsightsAnswer(name, version, **fields)
     return answers
+
+
+_SNAPSHOT_FIELDS: Mapping[str, type] = {
+    "endpoint": str,
+    "found": bool,
+    "username": str,
+    "created": str,
+    "tor": bool,
+    "tfa": bool,
+}
+
+
+def _snapshot_file(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise InputError(path, f"cannot read the insights snapshot: {exc.strerror}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(path, f"insights snapshot is not JSON: {parser_limit(exc)}") from None
+    if not isinstance(document, dict):
+        raise InputError(path, "insights snapshot is not an object of versions")
+    return document
+
+
+def _snapshot_fields(path: Path, version: str, row: object) -> dict[str, Any]:
+    """The InsightsAnswer fields of one entry, each checked against its type."""
+    where = f"insights snapshot entry {version[:80]!r}"
+    if not isinstance(row, dict):
+        raise InputError(path, f"{where} is not an object")
+    fields: dict[str, Any] = {}
+    for key, kind in _SNAPSHOT_FIELDS.items():
+        value = row.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise InputError(path, f"{where}: {key} is not {kind.__name__} or null")
+        fields[key] = value
+    reasons = row.get("reasons") or []
+    if not isinstance(reasons, list) or not all(
+        isinstance(r, list) and len(r) == 2 and all(isinstance(x, str) for x in r) for r in reasons
+    ):
+        raise InputError(path, f"{where}: reasons are not [field, why] pairs of strings")
+    fields["reasons"] = tuple((f, why) for f, why in reasons)
+    return fields
 
 
 def parse_spec(spec: str) -> tuple[str, str]:

@@ -191,7 +191,7 @@ class HistoryCache:
         for registry, name, text, etag, last_modified, fetched_at, max_age in rows:
             try:
                 history = PackageHistory.from_json(json.loads(text))
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # a damaged entry is a miss: fetched again and replaced
             out[(registry, name)] = CachedHistory(
                 registry, name, history, etag, last_modified, fetched_at, max_age

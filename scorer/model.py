@@ -34,7 +34,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scorer.errors import ConfigError, InputError
+from scorer.errors import ConfigError, InputError, parser_limit
 from scorer.features import FEATURE_NAMES
 
 if TYPE_CHECKING:
@@ -307,6 +307,8 @@ def load_model(path: Path) -> tuple[LinearModel | TreeModel, str]:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(path, f"unreadable JSON: {parser_limit(exc)}") from None
     return LinearModel.from_json(path, doc), digest
 
 

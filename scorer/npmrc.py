@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from scorer.errors import ConfigError
 from scorer.records import LockedPackage, SourceKind
@@ -159,7 +159,13 @@ def load_npmrc(
                         " may not: the repository would choose what is sent where. Put the"
                         " line in your user .npmrc (~/.npmrc or $NPM_CONFIG_USERCONFIG)"
                     )
-                tokens[_nerf(key[: -len(":_authToken")])] = value
+                nerfed = _nerf(key[: -len(":_authToken")])
+                if nerfed is None:
+                    raise ConfigError(
+                        f"{path}: {key[:120]!r} does not name a host and port"
+                        " (//host[:port]/path/:_authToken=TOKEN)"
+                    )
+                tokens[nerfed] = value
     return Npmrc(registry, scopes, tokens, tuple(files))
 
 
@@ -201,8 +207,8 @@ def lockfile_origin(packages: Iterable[LockedPackage]) -> str | None:
         if index <= 0:
             continue
         base = package.resolved[:index]
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        parts = split_url(base)
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             continue
         if parts.scheme == "http" and not is_loopback(parts.hostname):
             base = "https" + base[len("http") :]
@@ -214,8 +220,8 @@ def lockfile_origin(packages: Iterable[LockedPackage]) -> str | None:
 
 def token_for(npmrc: Npmrc, url: str) -> str | None:
     """The `_authToken` configured for this URL's host and port, longest matching path first."""
-    parts = urlsplit(url)
-    if not parts.hostname:
+    parts = split_url(url)
+    if parts is None or not parts.hostname:
         return None
     host = parts.netloc.rsplit("@", 1)[-1].lower()
     segments = [s for s in parts.path.split("/") if s]
@@ -235,9 +241,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _nerf(key: str) -> str:
+def split_url(url: str) -> SplitResult | None:
+    """`urlsplit(url)` with its port read, or None when Python cannot take the URL apart: an
+    unclosed `[` in the host, a port that is not a number or is out of range. Such text comes
+    from files (a lockfile's `resolved`, an .npmrc) and must not end a run with a traceback."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it raises ValueError for a bad port)
+    except ValueError:
+        return None
+    return parts
+
+
+def _nerf(key: str) -> str | None:
     # "//host:port/path" -> "//host:port/path/" lower-cased host, as npm's nerf-dart does
-    parts = urlsplit("https:" + key)
+    parts = split_url("https:" + key)
+    if parts is None:
+        return None
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     return "//" + parts.netloc.lower() + path
 
@@ -249,7 +269,9 @@ def checked_url(
     naming `what`. https always; plain http only to this machine (`allow_http_loopback`) unless
     `allow_http`, for an endpoint the user named themselves and sends nothing secret to: an
     answer a network attacker could rewrite must not decide a gate or carry a token."""
-    parts = urlsplit(url)
+    parts = split_url(url)
+    if parts is None:
+        raise ConfigError(f"{what} {url!r} is not a valid URL (its host or port cannot be read)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{what} {url!r} is not an http(s) URL; use https")
     if parts.scheme == "http" and not allow_http:

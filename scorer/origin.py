@@ -12,16 +12,15 @@ matching such a version is a name collision, not the public malicious package.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote
 
-from scorer.npmrc import is_loopback
+from scorer.npmrc import is_loopback, split_url
 from scorer.records import Check, CheckResult, LockedPackage, Outcome, Severity
 
 ADVISORY_ORIGIN = "the public npm registry (OSV ecosystem npm)"
 
 
-def _host(url: str) -> str:
-    parts = urlsplit(url)
+def _host(parts: SplitResult) -> str:
     host = (parts.hostname or "").lower()
     return f"{host}:{parts.port}" if parts.port else host
 
@@ -48,7 +47,14 @@ def check_origin(
             Severity.NONE,
             why="the lockfile records no resolved URL: it is fetched from the configured registry",
         )
-    parts = urlsplit(resolved)
+    parts = split_url(resolved)
+    if parts is None:
+        return CheckResult(
+            check,
+            Outcome.FAILED,
+            Severity.HARD,
+            detail=f"resolved {resolved!r} is not a valid URL (its host or port cannot be read)",
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return CheckResult(
             check,
@@ -59,8 +65,9 @@ def check_origin(
     problems = []
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         problems.append(f"plain http: {resolved} can be rewritten in transit")
-    host = _host(resolved)
-    expected = _host(registry)
+    host = _host(parts)
+    registry_parts = split_url(registry)  # a configured registry, read by checked_url already
+    expected = "" if registry_parts is None else _host(registry_parts)
     allowed = {h.lower() for h in allowed_hosts}
     if host != expected and host not in allowed and (parts.hostname or "").lower() not in allowed:
         problems.append(
@@ -91,11 +98,14 @@ def private_origin(package: LockedPackage, private: Iterable[str]) -> str | None
     """The private registry `package` was resolved from, else None."""
     if not package.resolved:
         return None
-    resolved = urlsplit(package.resolved)
+    resolved = split_url(package.resolved)
+    if resolved is None:  # not a URL anything could be fetched from, so from no registry
+        return None
     for base in private:
-        wanted = urlsplit(base)
+        wanted = split_url(base)
         if (
-            _host(package.resolved) == _host(base)
+            wanted is not None
+            and _host(resolved) == _host(wanted)
             and resolved.scheme == wanted.scheme
             and resolved.path.startswith(wanted.path or "/")
         ):

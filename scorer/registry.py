@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from scorer.atomic import write_atomic
-from scorer.errors import ConfigError
+from scorer.errors import ConfigError, InputError, parser_limit
 from scorer.npmrc import Npmrc, RegistrySelection, checked_url, token_for
 
 if TYPE_CHECKING:
@@ -510,7 +510,7 @@ class RegistryClient:
             return None
         try:
             entry = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None  # a damaged entry is a miss, refetched and rewritten
         return entry if isinstance(entry, dict) and isinstance(entry.get("body"), dict) else None
 
@@ -528,7 +528,7 @@ class RegistryClient:
             return None
         try:
             entry = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None  # a damaged cache entry is a miss, refetched and rewritten
         return (
             entry if isinstance(entry, dict) and isinstance(entry.get("document"), dict) else None
@@ -549,19 +549,27 @@ class RegistryClient:
         registry = self.selection.for_package(name)
         if self.snapshot_dir is not None:
             path = self.snapshot_dir / f"{document_path(name)}.json"
-            try:
-                body = json.loads(path.read_bytes())
-                recorded = body.get("registry")
-                return FetchResult(
-                    name,
-                    recorded if isinstance(recorded, str) else registry,
-                    body["document"],
-                    "snapshot",
-                )
-            except (OSError, ValueError, KeyError, TypeError):
+            if not path.is_file():
                 return FetchResult(
                     name, registry, None, "none", f"offline: {name} is not in the snapshot"
                 )
+            # A file that is there is the user's frozen input: damage is an error naming it,
+            # not a package quietly "not in the snapshot".
+            try:
+                body = json.loads(path.read_bytes())
+            except OSError as exc:
+                raise InputError(path, f"cannot read the snapshot: {exc.strerror}") from None
+            except (ValueError, RecursionError) as exc:
+                raise InputError(path, f"snapshot is not JSON: {parser_limit(exc)}") from None
+            if not isinstance(body, dict) or not isinstance(body.get("document"), dict):
+                raise InputError(path, 'snapshot is not {"registry": ..., "document": {...}}')
+            recorded = body.get("registry")
+            return FetchResult(
+                name,
+                recorded if isinstance(recorded, str) else registry,
+                body["document"],
+                "snapshot",
+            )
         entry = self._read_cache(registry, name)
         if entry is None:
             return FetchResult(name, registry, None, "none", f"offline: {name} is not in the cache")
@@ -639,7 +647,7 @@ def _document(body: bytes, name: str) -> dict[str, Any] | str:
     another: its facts would be wrong rather than unknown."""
     try:
         document = decode_json(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict) or not isinstance(document.get("versions"), dict):
         return "registry sent a truncated or malformed document"

@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from scorer.errors import ConfigError, InputError
+from scorer.errors import ConfigError, InputError, parser_limit
 from scorer.features import FEATURE_NAMES
 
 if TYPE_CHECKING:
@@ -98,6 +98,8 @@ class WeightedScorer:
             table = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise InputError(path, f"not valid TOML: {exc}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise InputError(path, f"unreadable TOML: {parser_limit(exc)}") from None
         weights = parse_weights(table, path)
         return cls(weights, path.name, hashlib.sha256(raw).hexdigest())
 

@@ -98,8 +98,13 @@ def version_signals(fetched: FetchResult, version: str) -> RegistrySignals:
     current = _facts(version, manifest, times, doc, faithful)
     previous_version, why_none = _previous(version, versions, times)
     previous = None
-    if previous_version is not None:
+    if previous_version is not None and isinstance(versions[previous_version], dict):
         previous = _facts(previous_version, versions[previous_version], times, doc, faithful)
+    elif previous_version is not None:
+        # The version published before is known, but not what it was: unknown, not skipped
+        # (an older one would be the wrong baseline).
+        why = f"the document's entry for {previous_version}, published before, is not an object"
+        reasons.append(("previous", why))
     else:
         reasons.append(("previous", why_none))
     return RegistrySignals(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scorer.config import Config, find_config
-from scorer.errors import ConfigError, InputError
+from scorer.errors import ConfigError, InputError, parser_limit
 from scorer.lockfiles import read_lockfile
 from scorer.npmrc import HOW_TO_SET, Npmrc, RegistrySelection, load_npmrc, select_registry
 from scorer.origin import check_origin, private_origin, private_registries
@@ -95,8 +95,8 @@ def _pinned_keys(config: Config, registry: str) -> KeySet | None:
         body = json.loads(path.read_bytes())
     except OSError as exc:
         raise InputError(path, f"cannot read the pinned keys (config verify_keys): {exc}") from None
-    except ValueError as exc:
-        raise InputError(path, f"pinned keys are not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(path, f"pinned keys are not JSON: {parser_limit(exc)}") from None
     try:
         keys = parse_keys(body, str(path))
     except ValueError as exc:

@@ -50,6 +50,25 @@ def test_pyproject_table_paths_are_relative_to_pyproject(tmp_path: Path) -> None
     assert find_config(tmp_path / "sub").get_path("snapshot") == tmp_path.resolve() / "frozen"
 
 
+@pytest.mark.parametrize("value", ['""', "1", "[1]", "2025-01-01"])
+def test_a_pyproject_tool_that_is_not_a_table_is_a_config_error(tmp_path: Path, value: str) -> None:
+    # Found by tests/test_fuzz.py: `tool = ""` ended every command with an AttributeError.
+    (tmp_path / "pyproject.toml").write_text(f'tool = {value}\n\n[project]\nname = "app"\n')
+    with pytest.raises(ConfigError, match=r"pyproject\.toml: tool is .*, not a table"):
+        find_config(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('tool = {provscore = "x"}\n')
+    with pytest.raises(ConfigError, match="is not a table"):
+        find_config(tmp_path)
+
+
+@pytest.mark.parametrize("key", ["compromised_db", "cache_dir", "snapshot"])
+def test_a_path_whose_tilde_names_no_home_is_a_config_error(tmp_path: Path, key: str) -> None:
+    # Found by bench/fuzz.py: compromised_db = "~sv/dnvad/" raised RuntimeError from pathlib.
+    loaded = config(tmp_path, f'{key} = "~no-such-user-here/db.json"\n')
+    with pytest.raises(ConfigError, match=f"{key} '~no-such-user-here/db.json' starts with a ~"):
+        loaded.get_path(key)
+
+
 def test_asking_by_the_wrong_type_is_a_bug() -> None:
     with pytest.raises(KeyError):
         Config().get_number("risk_policy")

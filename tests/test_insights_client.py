@@ -201,3 +201,32 @@ def test_importing_the_client_does_not_import_gql() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"0",
+        b'"data"',
+        b'["data"]',
+        b'{"errors": 5}',
+        b'{"errors": {"0": 1}}',
+        b'{"data": [1]}',
+        b'{"errors": [\n   ]\n}',  # gql asserted "data or errors" (AssertionError)
+        b'{"data": null}',
+    ],
+)
+def test_an_answer_that_is_not_a_graphql_response_leaves_facts_unknown(body: bytes) -> None:
+    # Found by bench/fuzz.py: gql read these shapes with a TypeError / AttributeError that
+    # ended `report` with a traceback. They are unusable answers: retried, then unknown.
+    calls: list[int] = []
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    made, waits = client(handler, retries=1)
+    (answer,) = made.fetch_sync([("pg", "7.12.0")]).values()
+    assert answer.found is None and answer.username is None
+    assert "unusable answer" in (answer.reason("username") or "")
+    assert len(calls) == 2 and len(waits) == 1

@@ -129,3 +129,42 @@ def test_lockfile_origin_majority_scoped_paths_and_https_upgrade() -> None:
     assert lockfile_origin(packages) == "https://mirror.example.invalid/npm/"
     assert lockfile_origin(packages[3:]) == "http://127.0.0.1:4873/"
     assert lockfile_origin([]) is None
+
+
+# --- URLs Python cannot take apart (found by bench/fuzz.py: each was a ValueError traceback) ----
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "registry=https://registry.example.invalid[/",  # an unclosed IPv6 bracket
+        "registry=https://registry.example.invalid:99999/",  # a port out of range
+        "@s:registry=https://re:gistry.example.invalid/",  # a port that is not a number
+    ],
+)
+def test_an_unreadable_registry_url_is_a_config_error_naming_the_file(
+    tmp_path: Path, line: str
+) -> None:
+    (tmp_path / ".npmrc").write_text(line + "\n")
+    with pytest.raises(ConfigError, match="is not a valid URL") as info:
+        load_npmrc(tmp_path, {}, user_file=tmp_path / "none")
+    assert str(tmp_path / ".npmrc") in str(info.value)
+
+
+def test_an_unreadable_token_host_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / ".npmrc").write_text("//npm.example.]nvalid/scope/:_authToken=${Nn]\n")
+    with pytest.raises(ConfigError, match="does not name a host and port") as info:
+        load_npmrc(tmp_path, {}, user_file=tmp_path / "none")
+    assert str(tmp_path / ".npmrc") in str(info.value)
+
+
+def test_unreadable_urls_give_no_origin_and_no_token() -> None:
+    packages = [
+        locked("a", "https://mirror.example.invalid[/a/-/a-1.0.0.tgz"),
+        locked("b", "https://mirror.example.invalid:99999/b/-/b-1.0.0.tgz"),
+        locked("c", "https://other.example.invalid/c/-/c-1.0.0.tgz"),
+    ]
+    assert lockfile_origin(packages) == "https://other.example.invalid/"
+    assert lockfile_origin(packages[:2]) is None
+    rc = Npmrc(tokens={"//npm.example.invalid/": "t"})
+    assert token_for(rc, "https://npm.example.invalid:x/lib") is None

@@ -156,3 +156,33 @@ def test_configured_private_registries_count_too(tmp_path: Path) -> None:
         AuditOptions(lockfile=lock), env=env, today=date(2099, 6, 1), home=tmp_path / "home"
     )
     assert [f.package.name for f in report.collisions] == ["@corp/utils"]
+
+
+def test_a_resolved_url_python_cannot_read_is_a_hard_finding_not_a_crash() -> None:
+    # Found by bench/fuzz.py: a port out of range or an unclosed bracket in a lockfile's
+    # `resolved` raised ValueError in verify's origin check and audit's private-registry test.
+    for resolved in (
+        "https://re:gistry.example.invalid/a/-/a-1.0.0.tgz",
+        "https://registry.example.invalid:99999/a/-/a-1.0.0.tgz",
+        "https://registry.example.invalid[/a/-/a-1.0.0.tgz",
+    ):
+        result = check_origin(pkg("a", "1.0.0", resolved), REG, "x")
+        assert result.outcome is Outcome.FAILED and result.severity is Severity.HARD
+        assert "not a valid URL" in (result.detail or "")
+        # Fetched from no registry at all: a malicious match stays a finding.
+        assert private_origin(pkg("a", "1.0.0", resolved), (REG, PRIVATE)) is None
+    good = pkg("a", "1.0.0", f"{REG}a/-/a-1.0.0.tgz")
+    assert private_origin(good, ("https://[/", REG)) == REG
+
+
+def test_audit_with_an_unreadable_resolved_url_still_reports_the_finding(tmp_path: Path) -> None:
+    lock, env = _project(tmp_path, f"registry={REG}\n@corp:registry={PRIVATE}\n")
+    doc = json.loads(lock.read_text())
+    doc["packages"]["node_modules/evil"]["resolved"] = (
+        "https://registry.example.invalid:99999/evil/-/evil-1.0.0.tgz"
+    )
+    lock.write_text(json.dumps(doc))
+    report = run_audit(
+        AuditOptions(lockfile=lock), env=env, today=date(2099, 6, 1), home=tmp_path / "home"
+    )
+    assert [f.package.name for f in report.findings] == ["evil"] and report.exit_code == 1

@@ -196,6 +196,36 @@ def test_bad_databases_are_input_errors(tmp_path: Path) -> None:
             open_database(path, cache_dir=tmp_path / "cache")
 
 
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+def test_a_refused_database_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    # Found by bench/fuzz.py: every refused database leaked its descriptor, so a process that
+    # opens many (the fuzzer, a test session) ran out of them and every later open failed.
+    broken = tmp_path / "db.json"
+    before = _open_descriptors()
+    for text in ("[1, 2", '[{"id": "MAL-1", "affected": 3}]', '{"vulns": [{"id": 1}]}\n'):
+        broken.write_text(text)
+        for _ in range(20):
+            with pytest.raises(InputError):
+                open_database(broken, cache_dir=tmp_path / "cache")
+    assert _open_descriptors() == before
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+def test_close_releases_the_index_and_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    merge_database(path, [Advisory.from_osv(record("MAL-1", "chalk", versions=["5.6.1"]))])
+    before = _open_descriptors()
+    for _ in range(20):
+        index = open_database(path, cache_dir=tmp_path / "cache")
+        assert [a.id for a in index.lookup("chalk", "5.6.1")] == ["MAL-1"]
+        index.close()
+    assert _open_descriptors() == before
+
+
 def test_odd_json_files_stream_like_the_full_load(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     raws = [

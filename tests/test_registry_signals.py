@@ -88,3 +88,15 @@ def test_missing_document_and_missing_version() -> None:
     assert gone.current is None and gone.reason("current") == "x not found on r (HTTP 404)"
     s = signals(real("abbrev"), "9.9.9")
     assert s.current is None and "not in the registry document" in (s.reason("current") or "")
+
+
+def test_a_previous_version_whose_entry_is_not_an_object_is_unknown_not_a_crash() -> None:
+    # Found by tests/test_fuzz.py: "versions": {"3.2.6": null, ...} as the version published
+    # before made version_signals call .get on None (an AttributeError ending report).
+    doc = {
+        "versions": {"3.2.6": None, "4.1.1": {"_npmUser": {"name": "qix"}}},
+        "time": {"3.2.6": "2018-01-01T00:00:00Z", "4.1.1": "2019-01-01T00:00:00Z"},
+    }
+    s = signals(doc, "4.1.1")
+    assert s.current is not None and s.current.publisher == "qix"
+    assert s.previous is None and "3.2.6" in (s.reason("previous") or "")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,7 +290,9 @@ class InsightsClient:
         unique = list(dict.fromkeys(keys))
         if not unique:
             return {}
-        transport = HTTPXAsyncTransport(url=self.url, **self._httpx_kwargs)
+        transport = HTTPXAsyncTransport(
+            url=self.url, json_deserialize=_graphql_answer, **self._httpx_kwargs
+        )
         # No schema on the gql Client: it would re-validate every request; `validated_document`
         # validates each document shape once against the same schema file instead.
         client = Client(transport=transport, fetch_schema_from_transport=False)
@@ -445,6 +448,24 @@ def _wrong_shape(data: Any, errors: Any) -> str | None:
         if info is not None and not isinstance(info, dict):
             return f"{str(alias)[:20]}.publicationInfo is not an object"
     return None
+
+
+def _graphql_answer(body: bytes) -> dict[str, Any]:
+    """gql's decoder of an answer, stricter than its own: a GraphQL response is a JSON object
+    whose `errors`, when present, is a list and whose `data` is an object or null, one of them
+    given. gql checks none of this and fails later with a TypeError or an AssertionError (an
+    answer of `0`, `"data"`, `{"errors": 5}` or `{"errors": []}`); raising here makes it report
+    a protocol error, which is retried, then unknown facts."""
+    answer = json.loads(body)
+    if not isinstance(answer, dict):
+        raise ValueError("the answer is not a JSON object")
+    if answer.get("errors") is not None and not isinstance(answer["errors"], list):
+        raise ValueError("its errors are not a list")
+    if answer.get("data") is not None and not isinstance(answer["data"], dict):
+        raise ValueError("its data is not an object")
+    if answer.get("data") is None and not answer.get("errors"):
+        raise ValueError("it holds neither data nor errors")
+    return answer
 
 
 def _request_class() -> Any:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scorer.errors import InputError
+from scorer.errors import InputError, parser_limit
 
 CSV_COLUMNS = ("name", "version", "username", "created", "tor", "tfa")
 _TRUE = {"true", "1", "yes"}
@@ -74,6 +74,8 @@ def _json_rows(path: Path, text: str) -> list[tuple[int | None, Mapping[str, Any
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"invalid JSON: {exc.msg}", exc.lineno) from exc
+    except (ValueError, RecursionError) as exc:
+        raise InputError(path, f"unreadable JSON: {parser_limit(exc)}") from None
     if isinstance(doc, dict):
         doc = doc.get("records")
     if not isinstance(doc, list):

@@ -242,7 +242,7 @@ class OsvClient:
             if response.status_code == 200:
                 try:
                     return parse(response.json())
-                except ValueError as exc:  # JSON, UTF-8 and shape errors alike
+                except (ValueError, RecursionError) as exc:  # JSON, UTF-8, shape; nesting
                     return Retry(f"malformed answer: {exc}")
             # Other 4xx (and redirects, which are not followed): the request itself is wrong,
             # and repeating it cannot help.

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scorer.atomic import write_atomic
-from scorer.errors import InputError
+from scorer.errors import InputError, parser_limit
 from scorer.osv.advisories import Advisory, RecordError
 from scorer.osv.layouts import open_regular, read_member, records_of, zip_members
 
@@ -61,6 +61,8 @@ def _parse(data: bytes, where: Path, member: str | None = None) -> list[Advisory
         raise InputError(where, f"{prefix}not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise InputError(where, f"{prefix}invalid JSON: {exc.msg}", line=exc.lineno) from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(where, f"{prefix}unreadable JSON: {parser_limit(exc)}") from None
     records = records_of(document, where, member)
     advisories = []
     for position, record in enumerate(records):
@@ -124,7 +126,7 @@ def _parse_spans(data: bytes, spans: list[tuple[int, int]], path: Path) -> list[
     for line, (start, end) in enumerate(spans, start=2):
         try:
             record = json.loads(data[start:end])
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         try:
             advisories.append(Advisory.from_osv(record))
@@ -265,17 +267,27 @@ def dump_database(advisories: Iterable[Advisory], shape: FileShape = FileShape()
     line is its byte span, which the index cache of `open_database` relies on. Another `shape`
     (an array file, or other top-level keys) keeps the records one per line inside it."""
     lines = [
-        json.dumps(a.raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        _json_text(a.raw, sort_keys=True, separators=(",", ":"))
         for a in sorted(advisories, key=lambda a: a.id)
     ]
     body = ",\n".join(lines) + ("\n" if lines else "")
     if shape.array:
         return "[\n" + body + "]\n"
-    head = "".join(
-        f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}, "
-        for k, v in shape.extra
-    )
+    head = "".join(f"{_json_text(k)}: {_json_text(v)}, " for k, v in shape.extra)
     return "{" + head + json.dumps(shape.key) + ": [\n" + body + "]}\n"
+
+
+def _json_text(value: Any, **options: Any) -> str:
+    """JSON with non-ASCII text kept readable, except in a value holding a lone surrogate
+    (`"\\ud800"` is valid JSON and the json module reads it, but no UTF-8 can carry it): that
+    one stays escaped, so the file can be written and reads back the same."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(value, ensure_ascii=True, **options)
+    return text
 
 
 @contextlib.contextmanager

@@ -693,6 +693,19 @@ class DiskIndex(AdvisoryIndex):
     def lookup(self, name: str, version: str) -> tuple[Advisory, ...]:
         return self.lookup_many([(name, version)])[0]
 
+    def close(self) -> None:
+        """Release the index file and the database's descriptor; the index is unusable after.
+        A run that opens one database needs no call; a process that opens many does."""
+        for _, _, offsets, crcs in self._parts:
+            offsets.release()
+            crcs.release()
+        self._parts = []
+        self._map.close()
+        self._handle.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
 
 def open_database(
     path: str | os.PathLike[str],
@@ -714,6 +727,25 @@ def open_database(
     location = Path(path).absolute()
     layout = layout_of(location)
     fd = None if layout == "tree" else open_regular(location)
+    try:
+        return _open_index(location, layout, fd, cache_dir, use_cache, malicious_only, workers)
+    except BaseException:
+        # The index owns the descriptor once it exists; until then it is ours to close, or
+        # every refused database would leak one (a long-lived caller runs out of them).
+        if fd is not None:
+            os.close(fd)
+        raise
+
+
+def _open_index(
+    location: Path,
+    layout: str,
+    fd: int | None,
+    cache_dir: Path | None,
+    use_cache: bool,
+    malicious_only: bool,
+    workers: int | None,
+) -> DiskIndex:
     # Identity and content come from the same open file, so a replacement of the database
     # meanwhile cannot pair one file's index with another's bytes.
     identity, files = identity_of(location, layout, fd)

@@ -25,6 +25,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from scorer.errors import InputError
+from scorer.errors import InputError, parser_limit
 
 # One OSV record, one file of a tree, one archive member: far above any real record (the
 # largest OpenSSF npm records are tens of kilobytes), far below what would hurt a CI runner.
@@ -441,7 +442,7 @@ def _decode(data: bytes, where: Path | str, member: str | None) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(where, f"{prefix}invalid JSON: {exc.msg}", line=exc.lineno) from None
     except (ValueError, RecursionError) as exc:
-        raise InputError(where, f"{prefix}unreadable JSON: {exc}") from None
+        raise InputError(where, f"{prefix}unreadable JSON: {parser_limit(exc)}") from None
 
 
 def records_of(document: Any, where: Path | str, member: str | None = None) -> list[Any]:
@@ -509,14 +510,18 @@ def _line_records(
 MAX_NESTING = 512  # OSV records nest about 6 deep; ijson's prefixes cost O(depth^2) memory
 
 
-def _refuse_deep_nesting(where: Path, fd: int) -> None:
-    """Refuse a document whose brackets nest deeper than MAX_NESTING before ijson reads it:
-    ijson keeps a prefix string per level, so 50,000 levels cost gigabytes (measured: 12 GB).
-    Brackets are counted without telling strings apart, so a string holding hundreds of
-    unbalanced brackets is refused too: an input error, never a silent pass."""
+def _refuse_what_ijson_cannot_read(where: Path, fd: int) -> None:
+    """Refuse, before ijson reads it, a document that would hurt it: brackets nested deeper than
+    MAX_NESTING (ijson keeps a prefix string per level, so 50,000 levels cost gigabytes;
+    measured: 12 GB), and a run of more digits than Python converts to an integer (ijson's C
+    backend does not check that conversion: one 4,301-digit number is a segmentation fault).
+    Brackets and digits are counted without telling strings apart, so a string holding hundreds
+    of unbalanced brackets or thousands of digits in a row is refused too: an input error,
+    never a silent pass."""
     import numpy
 
-    depth, offset, chunk = 0, 0, 8 * 1024 * 1024
+    most_digits = sys.get_int_max_str_digits()  # 0: this Python converts any integer
+    depth, run, offset, chunk = 0, 0, 0, 8 * 1024 * 1024
     weights = numpy.zeros(256, dtype=numpy.int8)
     weights[[ord("["), ord("{")]] = 1
     weights[[ord("]"), ord("}")]] = -1
@@ -524,11 +529,24 @@ def _refuse_deep_nesting(where: Path, fd: int) -> None:
         data = os.pread(fd, chunk, offset)
         if not data:
             return
-        steps = weights[numpy.frombuffer(data, dtype=numpy.uint8)].astype(numpy.int64)
-        levels = numpy.cumsum(steps) + depth
-        if len(levels) and int(levels.max()) > MAX_NESTING:
+        raw = numpy.frombuffer(data, dtype=numpy.uint8)
+        levels = numpy.cumsum(weights[raw].astype(numpy.int64)) + depth
+        if int(levels.max()) > MAX_NESTING:
             raise InputError(where, f"JSON nested too deeply (more than {MAX_NESTING} levels)")
-        depth = int(levels[-1]) if len(levels) else depth
+        depth = int(levels[-1])
+        if most_digits:
+            # Digit runs: the gaps between non-digits; the run at the end goes on next chunk.
+            breaks = numpy.flatnonzero((raw < ord("0")) | (raw > ord("9")))
+            if not len(breaks):
+                run += len(raw)
+                longest = run
+            else:
+                gaps = numpy.diff(breaks)
+                longest = max(run + int(breaks[0]), int(gaps.max()) - 1 if len(gaps) else 0)
+                run = len(raw) - 1 - int(breaks[-1])
+                longest = max(longest, run)
+            if longest > most_digits:
+                raise InputError(where, f"holds a number with more than {most_digits:,} digits")
         offset += len(data)
 
 
@@ -541,7 +559,7 @@ def _json_records(where: Path, fd: int) -> Iterator[tuple[Any, Locator, None]]:
     reads): integers, and Decimal for the others, which `plain_numbers` makes floats."""
     import ijson  # here: 20 ms of start-up that a merge-format file, a tree or a zip never need
 
-    _refuse_deep_nesting(where, fd)
+    _refuse_what_ijson_cannot_read(where, fd)
     source = _PositionalFile(fd, where, budget=MAX_RECORD_BYTES + 2 * _JSON_CHUNK)
     started = False
     try:
@@ -560,6 +578,12 @@ def _json_records(where: Path, fd: int) -> Iterator[tuple[Any, Locator, None]]:
             records_of(first[2], where)  # raises: a scalar is no database
     except ijson.JSONError as exc:
         raise _syntax_error(where, fd, exc, started) from None
+    except UnicodeDecodeError:
+        # yajl turns a lone surrogate escape ("\\udfff": valid JSON, not Unicode text) into
+        # bytes that no UTF-8 decoder takes.
+        raise InputError(
+            where, "holds a \\u escape that is not Unicode text (a lone surrogate)"
+        ) from None
 
 
 def plain_numbers(value: Any) -> Any:

@@ -185,7 +185,10 @@ def range_from_osv(entry: Mapping[str, Any]) -> VersionRange | None:
         key = tuple(item for event in events for item in event.items())
     except AttributeError:
         raise RangeError("an event is not an object") from None
-    compiled = _compiled.get(key)
+    try:
+        compiled = _compiled.get(key)
+    except TypeError:  # a value that is a list or an object: never cached, refused or skipped
+        return VersionRange.from_osv(events)
     if compiled is None:
         compiled = VersionRange.from_osv(events)
         if len(_compiled) < 1 << 16:
