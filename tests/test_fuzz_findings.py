@@ -137,10 +137,10 @@ def test_a_database_number_ijson_cannot_convert_is_refused_before_it_segfaults(
 
 
 def test_a_deeply_nested_registry_answer_is_a_malformed_document() -> None:
-    from scorer.registry import _json_object
+    from scorer.registry import _document
 
-    assert _json_object(DEEP_JSON.encode()) is None
-    assert _json_object(b'{"versions": {}}') == {"versions": {}}
+    assert _document(DEEP_JSON.encode(), "x") == "registry sent a truncated or malformed document"
+    assert _document(b'{"name": "x", "versions": {}}', "x") == {"name": "x", "versions": {}}
 
 
 def test_a_deeply_nested_osv_answer_is_retried_then_fails_closed() -> None:

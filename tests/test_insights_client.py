@@ -218,7 +218,8 @@ def test_importing_the_client_does_not_import_gql() -> None:
 )
 def test_an_answer_that_is_not_a_graphql_response_leaves_facts_unknown(body: bytes) -> None:
     # Found by bench/fuzz.py: gql read these shapes with a TypeError / AttributeError that
-    # ended `report` with a traceback. They are unusable answers: retried, then unknown.
+    # ended `report` with a traceback. They are answers of the wrong shape: retried, then
+    # unknown.
     calls: list[int] = []
 
     def handler(_request: httpx.Request) -> httpx.Response:
@@ -228,5 +229,5 @@ def test_an_answer_that_is_not_a_graphql_response_leaves_facts_unknown(body: byt
     made, waits = client(handler, retries=1)
     (answer,) = made.fetch_sync([("pg", "7.12.0")]).values()
     assert answer.found is None and answer.username is None
-    assert "unusable answer" in (answer.reason("username") or "")
+    assert "sent an answer of the wrong shape" in (answer.reason("username") or "")
     assert len(calls) == 2 and len(waits) == 1

@@ -335,6 +335,9 @@ class InsightsClient:
                     return cause.retry
                 if isinstance(cause, httpx.TransportError):
                     return transport_retry(cause, "insights endpoint")
+                shape = _wrong_shape_in(exc)
+                if shape is not None:
+                    return Retry(f"insights endpoint sent an answer of the wrong shape: {shape}")
                 error = cause or exc
                 text = str(error).splitlines()[0][:200] if str(error) else "no detail given"
                 return Retry(f"insights endpoint gave an unusable answer: {text}")
@@ -450,22 +453,36 @@ def _wrong_shape(data: Any, errors: Any) -> str | None:
     return None
 
 
+class _WrongShape(ValueError):
+    """Valid JSON that is not a GraphQL response (reported as an answer of the wrong shape)."""
+
+
+def _wrong_shape_in(exc: BaseException) -> _WrongShape | None:
+    """The `_WrongShape` gql's transport error was raised from (it chains it one way or the
+    other depending on where the answer was read)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _WrongShape):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _graphql_answer(body: bytes) -> dict[str, Any]:
     """gql's decoder of an answer, stricter than its own: a GraphQL response is a JSON object
     whose `errors`, when present, is a list and whose `data` is an object or null, one of them
     given. gql checks none of this and fails later with a TypeError or an AssertionError (an
     answer of `0`, `"data"`, `{"errors": 5}` or `{"errors": []}`); raising here makes it report
-    a protocol error, which is retried, then unknown facts."""
+    a protocol error, which is retried, then unknown facts. `_wrong_shape` checks the rest."""
     answer = json.loads(body)
-    if not isinstance(answer, dict):
-        raise ValueError("the answer is not a JSON object")
-    if answer.get("errors") is not None and not isinstance(answer["errors"], list):
-        raise ValueError("its errors are not a list")
-    if answer.get("data") is not None and not isinstance(answer["data"], dict):
-        raise ValueError("its data is not an object")
-    if answer.get("data") is None and not answer.get("errors"):
-        raise ValueError("it holds neither data nor errors")
-    return answer
+    problem = (
+        _wrong_shape(answer.get("data"), answer.get("errors"))
+        if isinstance(answer, dict)
+        else "it is not a JSON object"
+    )
+    if problem is not None:
+        raise _WrongShape(problem)
+    return dict(answer)
 
 
 def _request_class() -> Any:
