@@ -50,7 +50,12 @@ HOW_TO_CREATE = (
 def default_db(env: Mapping[str, str], config: Config, home: Path) -> Path:
     """The shared database: PROVSCORE_COMPROMISED_DB, then config, then ~/.provscore/..."""
     if env.get(DB_ENV):
-        return Path(env[DB_ENV]).expanduser()
+        try:
+            return Path(env[DB_ENV]).expanduser()
+        except RuntimeError:  # "~name" of no user here, or "~" with no home directory
+            raise ConfigError(
+                f"{DB_ENV} {env[DB_ENV][:120]!r} starts with a ~ that names no home directory"
+            ) from None
     configured = config.get_path("compromised_db") if config.get_str("compromised_db") else None
     if configured is not None:  # relative to the configuration file's directory
         return configured

@@ -106,7 +106,8 @@ def write_insights_snapshot(
         }
     for name, versions in by_name.items():
         path = directory / f"{document_path(name)}.json"
-        existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        # A damaged file already there is an InputError naming it, never a traceback.
+        existing = _snapshot_file(path) or {}
         existing.update(versions)
         write_atomic(path, json.dumps(existing, sort_keys=True, indent=1) + "\n")
 

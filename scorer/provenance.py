@@ -221,7 +221,7 @@ def check_attestation(
         return invalid(f"payload type {envelope.get('payloadType')!r} is not in-toto")
     try:
         statement = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return invalid("the payload is not JSON")
     if not isinstance(statement, Mapping):
         return invalid("the payload is not an in-toto statement")

@@ -329,3 +329,65 @@ def test_an_event_value_that_is_a_list_or_object_is_a_record_error(tmp_path: Pat
     # An event kind the schema does not know carries no bound, whatever its value.
     (affected,) = Advisory.from_osv(record({"x-vendor": ["1.0.0"]})).affected
     assert affected.affects("9.9.9")
+
+
+# --- the same class of defect in readers no fuzz target reaches (found by reading) ---------------
+
+
+def test_a_database_env_path_whose_tilde_names_no_user_is_a_config_error() -> None:
+    from scorer.audit import DB_ENV, default_db
+    from scorer.config import Config
+    from scorer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"PROVSCORE_COMPROMISED_DB .* names no home directory"):
+        default_db({DB_ENV: "~no-such-user-provscore/db.json"}, Config(), Path("/nonexistent"))
+
+
+def test_a_deeply_nested_index_header_is_a_stale_cache_and_a_source_record_unknown(
+    tmp_path: Path,
+) -> None:
+    import io
+
+    from scorer.osv import index, update
+
+    head = index._MAGIC + DEEP_JSON.encode()
+    assert index._read_header(io.BytesIO(head.ljust(index._HEADER_SPACE, b" "))) is None
+    database = tmp_path / "all.zip"
+    (tmp_path / ("all.zip" + update._SOURCE_SUFFIX)).write_text(DEEP_JSON)
+    assert update.Source.read(database) is None
+
+
+def test_a_deeply_nested_attestation_payload_is_invalid_not_a_crash() -> None:
+    import base64
+
+    from scorer.provenance import IN_TOTO, AttestationStatus, check_attestation
+    from scorer.records import LockedPackage, SourceKind
+    from scorer.signatures import KeySet
+
+    envelope = {"payload": base64.b64encode(DEEP_JSON.encode()).decode(), "payloadType": IN_TOTO}
+    result, facts = check_attestation(
+        {"predicateType": "https://slsa.dev/provenance/v1", "bundle": {"dsseEnvelope": envelope}},
+        LockedPackage("x", "1.0.0", SourceKind.REGISTRY),
+        None,
+        KeySet("https://registry.example.invalid/", (), "test"),
+        lambda bundle: None,
+    )
+    assert (result.status, result.why, facts) == (
+        AttestationStatus.INVALID,
+        "the payload is not JSON",
+        None,
+    )
+
+
+def test_writing_an_insights_snapshot_over_a_damaged_file_names_it(tmp_path: Path) -> None:
+    from scorer.gather import write_insights_snapshot
+    from scorer.insights.client import unknown_answer
+
+    damaged = tmp_path / "pkg.json"
+    damaged.write_text("{not json")
+    with pytest.raises(InputError) as err:
+        write_insights_snapshot(
+            tmp_path, {("pkg", "1.0.0"): unknown_answer("pkg", "1.0.0", None, "x")}
+        )
+    assert err.value.path == damaged and "not JSON" in err.value.problem
+    assert damaged.read_text() == "{not json"  # nothing overwritten

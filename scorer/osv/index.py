@@ -511,7 +511,7 @@ def _read_header(handle: IO[bytes]) -> dict[str, Any] | None:
         return None
     try:
         header = json.loads(head[len(_MAGIC) :])
-    except ValueError:
+    except (ValueError, RecursionError):  # a damaged cache file: rebuilt
         return None
     if not isinstance(header, dict) or header.get("format") != INDEX_FORMAT:
         return None

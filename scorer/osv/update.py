@@ -74,7 +74,7 @@ class Source:
         try:
             document = json.loads((database.parent / (database.name + _SOURCE_SUFFIX)).read_text())
             return cls(**document)
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, RecursionError):
             return None
 
     def write(self, database: Path) -> None:
