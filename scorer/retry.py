@@ -208,6 +208,13 @@ class UnusableBody(httpx.TransportError):
     client set, or not decodable. A transport error, so every client retries it the same way."""
 
 
+def _whole(response: httpx.Response, body: bytearray, request: httpx.Request) -> httpx.Response:
+    """The answer with its body read whole and decoded, as the clients go on to use it."""
+    return httpx.Response(
+        response.status_code, headers=_kept_headers(response), content=bytes(body), request=request
+    )
+
+
 def _kept_headers(response: httpx.Response) -> list[tuple[str, str]]:
     # The body handed on is already decoded and whole: its encoding and framing headers no
     # longer describe it (httpx would decompress it a second time).
@@ -253,12 +260,7 @@ async def send_capped(
                 raise UnusableBody(f"answer cannot be decoded: {exc}") from None
         finally:
             await response.aclose()
-        return httpx.Response(
-            response.status_code,
-            headers=_kept_headers(response),
-            content=bytes(body),
-            request=request,
-        )
+        return _whole(response, body, request)
     finally:
         if holding and large is not None:
             large.release()
@@ -308,12 +310,7 @@ def get_capped(
                 raise UnusableBody(f"answer cannot be decoded: {exc}") from None
         finally:
             response.close()
-        return httpx.Response(
-            response.status_code,
-            headers=_kept_headers(response),
-            content=bytes(body),
-            request=request,
-        )
+        return _whole(response, body, request)
     finally:
         if holding and large is not None:
             large.release()
